@@ -1,0 +1,1007 @@
+//! A broker: its replicas' logs, the leader side (produce, fetch, high watermark, ISR changes)
+//! and the follower side (the fetch loop and truncation), `SEMANTICS.md` §3.
+
+use crate::config::Acks;
+use crate::event::EventKind;
+use crate::log::{Record, ReplicaLog};
+use crate::metadata::{MetadataImage, TopicPartition};
+use crate::network::{FetchPartition, FetchResult, Message, NodeId, OffsetSpec, Payload};
+use crate::sim::{Simulation, Timer};
+use crate::time::SimTime;
+use crate::{BrokerId, KafkaError};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// `replica.fetch.backoff.ms`: a follower's pause after a failed fetch.
+const REPLICA_FETCH_BACKOFF_MS: u64 = 1_000;
+/// Most records one follower fetch returns per partition (stands in for `replica.fetch.max.bytes`).
+const REPLICA_FETCH_MAX_RECORDS: usize = 1_000;
+
+/// What the leader knows about one follower (`Replica.scala`).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FollowerState {
+    /// The follower's log end offset, learnt from its fetch offset.
+    pub log_end_offset: u64,
+    last_fetch: SimTime,
+    last_fetch_leader_leo: u64,
+    /// The last time the follower was caught up with the leader's log end offset.
+    pub last_caught_up: SimTime,
+}
+
+/// One replica of a partition on this broker.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct Replica {
+    /// The replica's log.
+    pub log: ReplicaLog,
+    /// The leader epoch this broker believes is current.
+    pub leader_epoch: u32,
+    /// The leader this broker believes is current.
+    pub leader: Option<BrokerId>,
+    /// The ISR as this broker last received it from the controller.
+    pub isr: Vec<BrokerId>,
+    partition_epoch: u32,
+    /// On the leader: what it knows of each follower.
+    pub followers: BTreeMap<BrokerId, FollowerState>,
+    /// On the leader: an ISR change sent to the controller and not yet applied.
+    pending_isr: Option<Vec<BrokerId>>,
+}
+
+impl Replica {
+    /// The ISR plus any pending additions (KIP-497's "maximal ISR").
+    fn maximal_isr(&self) -> Vec<BrokerId> {
+        let mut isr = self.isr.clone();
+        if let Some(pending) = &self.pending_isr {
+            for b in pending {
+                if !isr.contains(b) {
+                    isr.push(*b);
+                }
+            }
+        }
+        isr
+    }
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+struct Fetcher {
+    in_flight: Option<u64>,
+    backing_off: bool,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+struct ParkedFetch {
+    from: NodeId,
+    request_id: u64,
+    replica: Option<BrokerId>,
+    partitions: Vec<FetchPartition>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+struct PendingProduce {
+    from: NodeId,
+    request_id: u64,
+    tp: TopicPartition,
+    base_offset: u64,
+    end_offset: u64,
+}
+
+/// A broker process and what it stores.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Broker {
+    /// `node.id`.
+    pub id: BrokerId,
+    /// Whether the process runs.
+    pub alive: bool,
+    /// Increases at every start, like Kafka's broker epoch.
+    pub incarnation: u32,
+    image: MetadataImage,
+    /// Replicas by partition. Logs survive a kill (they are on disk).
+    pub replicas: BTreeMap<TopicPartition, Replica>,
+    fetchers: BTreeMap<BrokerId, Fetcher>,
+    parked: Vec<ParkedFetch>,
+    pending_produces: Vec<PendingProduce>,
+}
+
+impl Broker {
+    pub(crate) fn new(id: BrokerId) -> Broker {
+        Broker {
+            id,
+            alive: false,
+            incarnation: 0,
+            image: MetadataImage::default(),
+            replicas: BTreeMap::new(),
+            fetchers: BTreeMap::new(),
+            parked: Vec::new(),
+            pending_produces: Vec::new(),
+        }
+    }
+}
+
+/// The request id of a request payload, so that a refused connection can be reported back.
+pub(crate) fn request_id_of(payload: &Payload) -> Option<u64> {
+    match payload {
+        Payload::Fetch { request_id, .. }
+        | Payload::Produce { request_id, .. }
+        | Payload::Metadata { request_id }
+        | Payload::ListOffsets { request_id, .. } => Some(*request_id),
+        _ => None,
+    }
+}
+
+impl Simulation {
+    /// The brokers, by id order.
+    pub fn brokers(&self) -> &[crate::broker::Broker] {
+        &self.brokers
+    }
+
+    pub(crate) fn start_broker(&mut self, id: BrokerId) {
+        let Some(i) = self.broker_index(id) else {
+            return;
+        };
+        let broker = &mut self.brokers[i];
+        broker.alive = true;
+        broker.incarnation += 1;
+        broker.image = MetadataImage::default();
+        broker.fetchers.clear();
+        broker.parked.clear();
+        broker.pending_produces.clear();
+        for replica in broker.replicas.values_mut() {
+            replica.leader = None;
+            replica.followers.clear();
+            replica.pending_isr = None;
+        }
+        let incarnation = broker.incarnation;
+        self.broker_timer(
+            id,
+            Timer::BrokerHeartbeat {
+                broker: id,
+                incarnation,
+            },
+        );
+        let check = self.config.replica_lag_time_max_ms / 2;
+        self.schedule_in_ms(
+            check,
+            Timer::BrokerIsrCheck {
+                broker: id,
+                incarnation,
+            },
+        );
+    }
+
+    pub(crate) fn kill_broker(&mut self, id: BrokerId) -> crate::Result<()> {
+        let i = self.require_broker(id)?;
+        if !self.brokers[i].alive {
+            return Err(crate::Error::new(
+                crate::ErrorKind::InvalidState,
+                format!("Broker {id} is already dead."),
+            ));
+        }
+        let broker = &mut self.brokers[i];
+        broker.alive = false;
+        // Requests held by the process die with it; their clients see the connection close.
+        let mut closed: Vec<(NodeId, u64)> = broker
+            .parked
+            .drain(..)
+            .map(|p| (p.from, p.request_id))
+            .collect();
+        closed.extend(
+            broker
+                .pending_produces
+                .drain(..)
+                .map(|p| (p.from, p.request_id)),
+        );
+        self.emit(EventKind::BrokerKilled { broker: id });
+        for (to, request_id) in closed {
+            self.send(NodeId::Broker(id), to, Payload::Disconnected { request_id });
+        }
+        Ok(())
+    }
+
+    pub(crate) fn restart_broker(&mut self, id: BrokerId) -> crate::Result<()> {
+        let i = self.require_broker(id)?;
+        if self.brokers[i].alive {
+            return Err(crate::Error::new(
+                crate::ErrorKind::InvalidState,
+                format!("Broker {id} is already running."),
+            ));
+        }
+        self.emit(EventKind::BrokerRestarted { broker: id });
+        self.start_broker(id);
+        Ok(())
+    }
+
+    fn require_broker(&self, id: BrokerId) -> crate::Result<usize> {
+        self.broker_index(id).ok_or_else(|| {
+            crate::Error::new(
+                crate::ErrorKind::UnknownBroker,
+                format!(
+                    "There is no broker {id}; the brokers are {}.",
+                    self.brokers
+                        .iter()
+                        .map(|b| b.id.to_string())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            )
+        })
+    }
+
+    pub(crate) fn broker_timer(&mut self, id: BrokerId, timer: Timer) {
+        let Some(i) = self.broker_index(id) else {
+            return;
+        };
+        let me = NodeId::Broker(id);
+        match timer {
+            Timer::BrokerHeartbeat { incarnation, .. } => {
+                let controller = NodeId::Controller(self.controller.id);
+                self.send(me, controller, Payload::BrokerHeartbeat { incarnation });
+                let interval = self.config.broker_heartbeat_interval_ms;
+                self.schedule_in_ms(
+                    interval,
+                    Timer::BrokerHeartbeat {
+                        broker: id,
+                        incarnation,
+                    },
+                );
+            }
+            Timer::BrokerIsrCheck { incarnation, .. } => {
+                self.leader_shrink_isr(i);
+                let check = self.config.replica_lag_time_max_ms / 2;
+                self.schedule_in_ms(
+                    check,
+                    Timer::BrokerIsrCheck {
+                        broker: id,
+                        incarnation,
+                    },
+                );
+            }
+            Timer::BrokerFetchBackoff { leader, .. } => {
+                self.brokers[i]
+                    .fetchers
+                    .entry(leader)
+                    .or_default()
+                    .backing_off = false;
+                self.follower_maybe_fetch(i);
+            }
+            Timer::BrokerFetchWait { request_id, .. } => {
+                if let Some(pos) = self.brokers[i]
+                    .parked
+                    .iter()
+                    .position(|p| p.request_id == request_id)
+                {
+                    let parked = self.brokers[i].parked.remove(pos);
+                    self.leader_answer_fetch(i, parked);
+                }
+            }
+            Timer::BrokerProduceTimeout { request_id, .. } => {
+                if let Some(pos) = self.brokers[i]
+                    .pending_produces
+                    .iter()
+                    .position(|p| p.request_id == request_id)
+                {
+                    let p = self.brokers[i].pending_produces.remove(pos);
+                    self.send(
+                        me,
+                        p.from,
+                        Payload::ProduceResponse {
+                            request_id,
+                            tp: p.tp,
+                            result: Err(KafkaError::RequestTimedOut),
+                        },
+                    );
+                }
+            }
+            _ => {}
+        }
+    }
+
+    pub(crate) fn broker_receive(&mut self, id: BrokerId, message: Message) {
+        let Some(i) = self.broker_index(id) else {
+            return;
+        };
+        let me = NodeId::Broker(id);
+        match message.payload {
+            Payload::MetadataUpdate { image } => self.broker_apply_metadata(i, *image),
+            Payload::Metadata { request_id } => {
+                let image = Box::new(self.brokers[i].image.clone());
+                self.send(
+                    me,
+                    message.from,
+                    Payload::MetadataResponse { request_id, image },
+                );
+            }
+            Payload::Produce {
+                request_id,
+                tp,
+                acks,
+                timeout_ms,
+                records,
+            } => self.leader_produce(i, message.from, request_id, tp, acks, timeout_ms, records),
+            Payload::Fetch {
+                request_id,
+                replica,
+                partitions,
+                max_wait_ms,
+            } => self.leader_fetch(
+                i,
+                message.from,
+                request_id,
+                replica,
+                partitions,
+                max_wait_ms,
+            ),
+            Payload::FetchResponse {
+                request_id,
+                partitions,
+            } => self.follower_fetch_response(i, message.from, request_id, partitions),
+            Payload::ListOffsets {
+                request_id,
+                tp,
+                spec,
+            } => {
+                let result = match self.brokers[i].replicas.get(&tp) {
+                    Some(r) if r.leader == Some(id) => Ok(match spec {
+                        OffsetSpec::Earliest => r.log.log_start_offset(),
+                        OffsetSpec::Latest => r.log.high_watermark(),
+                    }),
+                    _ => Err(KafkaError::NotLeaderOrFollower),
+                };
+                self.send(
+                    me,
+                    message.from,
+                    Payload::ListOffsetsResponse {
+                        request_id,
+                        tp,
+                        result,
+                    },
+                );
+            }
+            Payload::AlterPartitionResponse { tp, error } => {
+                if error.is_some() {
+                    if let Some(r) = self.brokers[i].replicas.get_mut(&tp) {
+                        r.pending_isr = None;
+                    }
+                }
+            }
+            Payload::Disconnected { request_id } => {
+                let fetcher = self.brokers[i]
+                    .fetchers
+                    .iter()
+                    .find(|(_, f)| f.in_flight == Some(request_id))
+                    .map(|(&leader, _)| leader);
+                if let Some(leader) = fetcher {
+                    self.follower_backoff(i, leader);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// Becomes leader or follower as the controller's image says.
+    fn broker_apply_metadata(&mut self, i: usize, image: MetadataImage) {
+        let id = self.brokers[i].id;
+        if image.offset <= self.brokers[i].image.offset {
+            return;
+        }
+        let now = self.now;
+        let mut changed_leaderships = Vec::new();
+        for (tp, state) in image.partitions() {
+            if !state.replicas.contains(&id) {
+                continue;
+            }
+            let replica = self.brokers[i].replicas.entry(tp.clone()).or_default();
+            let new_leadership =
+                replica.leader != state.leader || replica.leader_epoch != state.leader_epoch;
+            replica.isr = state.isr.clone();
+            replica.partition_epoch = state.partition_epoch;
+            if replica
+                .pending_isr
+                .as_ref()
+                .is_some_and(|p| *p == state.isr)
+                || new_leadership
+            {
+                replica.pending_isr = None;
+            }
+            if new_leadership {
+                replica.leader = state.leader;
+                replica.leader_epoch = state.leader_epoch;
+                replica.followers.clear();
+                if state.leader == Some(id) {
+                    replica.log.begin_epoch(state.leader_epoch);
+                    // On election, in-sync followers count as caught up now, others never.
+                    for &b in state.replicas.iter().filter(|&&b| b != id) {
+                        let caught_up = if state.isr.contains(&b) {
+                            now
+                        } else {
+                            SimTime::ZERO
+                        };
+                        replica.followers.insert(
+                            b,
+                            FollowerState {
+                                last_caught_up: caught_up,
+                                ..FollowerState::default()
+                            },
+                        );
+                    }
+                }
+                changed_leaderships.push(tp.clone());
+            }
+        }
+        self.brokers[i].image = image;
+        // A deposed leader answers its waiting produce requests with NOT_LEADER_OR_FOLLOWER.
+        let me = NodeId::Broker(id);
+        let mut failed = Vec::new();
+        self.brokers[i].pending_produces.retain(|p| {
+            if changed_leaderships.contains(&p.tp) {
+                failed.push(p.clone());
+                false
+            } else {
+                true
+            }
+        });
+        for p in failed {
+            self.send(
+                me,
+                p.from,
+                Payload::ProduceResponse {
+                    request_id: p.request_id,
+                    tp: p.tp,
+                    result: Err(KafkaError::NotLeaderOrFollower),
+                },
+            );
+        }
+        let led: Vec<TopicPartition> = self.brokers[i]
+            .replicas
+            .iter()
+            .filter(|(_, r)| r.leader == Some(id))
+            .map(|(tp, _)| tp.clone())
+            .collect();
+        for tp in led {
+            self.leader_maybe_advance_hw(i, &tp);
+        }
+        self.follower_maybe_fetch(i);
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn leader_produce(
+        &mut self,
+        i: usize,
+        from: NodeId,
+        request_id: u64,
+        tp: TopicPartition,
+        acks: Acks,
+        timeout_ms: u64,
+        records: Vec<Record>,
+    ) {
+        let id = self.brokers[i].id;
+        let me = NodeId::Broker(id);
+        let min_isr = self.effective_min_isr(&tp.topic) as usize;
+        let respond = |sim: &mut Simulation, result| {
+            if acks != Acks::None {
+                sim.send(
+                    me,
+                    from,
+                    Payload::ProduceResponse {
+                        request_id,
+                        tp: tp.clone(),
+                        result,
+                    },
+                );
+            }
+        };
+        let Some(replica) = self.brokers[i].replicas.get_mut(&tp) else {
+            return respond(self, Err(KafkaError::NotLeaderOrFollower));
+        };
+        if replica.leader != Some(id) {
+            return respond(self, Err(KafkaError::NotLeaderOrFollower));
+        }
+        if acks == Acks::All && replica.isr.len() < min_isr {
+            return respond(self, Err(KafkaError::NotEnoughReplicas));
+        }
+        // Idempotent producers: a retried batch already in the log is acknowledged with its
+        // original offset instead of being written twice.
+        if let Some(first) = records.first().filter(|r| r.producer_id >= 0) {
+            let duplicate = replica
+                .log
+                .records()
+                .rev()
+                .take(2_000)
+                .find(|r| {
+                    r.producer_id == first.producer_id
+                        && r.producer_epoch == first.producer_epoch
+                        && r.sequence == first.sequence
+                })
+                .map(|r| r.offset);
+            if let Some(offset) = duplicate {
+                return respond(self, Ok(offset));
+            }
+        }
+        let epoch = replica.leader_epoch;
+        let mut base = None;
+        for mut record in records {
+            record.leader_epoch = epoch;
+            let offset = replica.log.append(record);
+            base.get_or_insert(offset);
+        }
+        let end_offset = replica.log.log_end_offset();
+        let base_offset = base.unwrap_or(end_offset);
+        match acks {
+            Acks::None | Acks::Leader => respond(self, Ok(base_offset)),
+            Acks::All => {
+                self.brokers[i].pending_produces.push(PendingProduce {
+                    from,
+                    request_id,
+                    tp: tp.clone(),
+                    base_offset,
+                    end_offset,
+                });
+                let incarnation = self.brokers[i].incarnation;
+                self.schedule_in_ms(
+                    timeout_ms,
+                    Timer::BrokerProduceTimeout {
+                        broker: id,
+                        incarnation,
+                        request_id,
+                    },
+                );
+            }
+        }
+        self.leader_maybe_advance_hw(i, &tp);
+        self.leader_wake_parked(i, &tp);
+    }
+
+    /// Kafka's `maybeIncrementLeaderHW`: the minimum log end offset over the leader and the
+    /// maximal ISR, never decreasing, and frozen while the ISR is below min.insync.replicas.
+    fn leader_maybe_advance_hw(&mut self, i: usize, tp: &TopicPartition) {
+        let id = self.brokers[i].id;
+        let min_isr = self.effective_min_isr(&tp.topic) as usize;
+        let Some(replica) = self.brokers[i].replicas.get_mut(tp) else {
+            return;
+        };
+        if replica.leader != Some(id) {
+            return;
+        }
+        let isr = replica.maximal_isr();
+        if isr.len() < min_isr {
+            return;
+        }
+        let mut hw = replica.log.log_end_offset();
+        for b in isr.iter().filter(|&&b| b != id) {
+            hw = hw.min(replica.followers.get(b).map_or(0, |f| f.log_end_offset));
+        }
+        if hw <= replica.log.high_watermark() || !replica.log.set_high_watermark(hw) {
+            return;
+        }
+        let hw = replica.log.high_watermark();
+        let isr_len = replica.isr.len();
+        let me = NodeId::Broker(id);
+        let mut done = Vec::new();
+        self.brokers[i].pending_produces.retain(|p| {
+            if &p.tp == tp && p.end_offset <= hw {
+                done.push(p.clone());
+                false
+            } else {
+                true
+            }
+        });
+        for p in done {
+            let result = if isr_len < min_isr {
+                Err(KafkaError::NotEnoughReplicasAfterAppend)
+            } else {
+                Ok(p.base_offset)
+            };
+            self.send(
+                me,
+                p.from,
+                Payload::ProduceResponse {
+                    request_id: p.request_id,
+                    tp: p.tp,
+                    result,
+                },
+            );
+        }
+        // Consumers read up to the high watermark: their waiting fetches may now have data.
+        self.leader_wake_parked(i, tp);
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn leader_fetch(
+        &mut self,
+        i: usize,
+        from: NodeId,
+        request_id: u64,
+        replica_id: Option<BrokerId>,
+        partitions: Vec<FetchPartition>,
+        max_wait_ms: u64,
+    ) {
+        // A follower's fetch offset tells the leader its log end offset (§3.1).
+        if let Some(follower) = replica_id {
+            let now = self.now;
+            let me = self.brokers[i].id;
+            let mut touched = Vec::new();
+            for fp in &partitions {
+                let Some(replica) = self.brokers[i].replicas.get_mut(&fp.tp) else {
+                    continue;
+                };
+                if replica.leader != Some(me) || fp.current_leader_epoch != replica.leader_epoch {
+                    continue;
+                }
+                if !leader_accepts_position(&replica.log, fp) {
+                    continue;
+                }
+                let leader_leo = replica.log.log_end_offset();
+                let state = replica.followers.entry(follower).or_default();
+                if fp.fetch_offset >= leader_leo {
+                    state.last_caught_up = state.last_caught_up.max(now);
+                } else if fp.fetch_offset >= state.last_fetch_leader_leo {
+                    state.last_caught_up = state.last_caught_up.max(state.last_fetch);
+                }
+                state.log_end_offset = fp.fetch_offset;
+                state.last_fetch = now;
+                state.last_fetch_leader_leo = leader_leo;
+                touched.push(fp.tp.clone());
+            }
+            for tp in touched {
+                self.leader_maybe_expand_isr(i, &tp, follower);
+                self.leader_maybe_advance_hw(i, &tp);
+            }
+        }
+        let parked = ParkedFetch {
+            from,
+            request_id,
+            replica: replica_id,
+            partitions,
+        };
+        if self.fetch_has_something(i, &parked) || max_wait_ms == 0 {
+            self.leader_answer_fetch(i, parked);
+        } else {
+            let broker = self.brokers[i].id;
+            let incarnation = self.brokers[i].incarnation;
+            self.brokers[i].parked.push(parked);
+            self.schedule_in_ms(
+                max_wait_ms,
+                Timer::BrokerFetchWait {
+                    broker,
+                    incarnation,
+                    request_id,
+                },
+            );
+        }
+    }
+
+    fn fetch_result(
+        &self,
+        i: usize,
+        replica_id: Option<BrokerId>,
+        fp: &FetchPartition,
+        max_records: usize,
+    ) -> FetchResult {
+        let id = self.brokers[i].id;
+        let Some(replica) = self.brokers[i].replicas.get(&fp.tp) else {
+            return FetchResult::Error(KafkaError::NotLeaderOrFollower);
+        };
+        if replica.leader != Some(id) {
+            return FetchResult::Error(KafkaError::NotLeaderOrFollower);
+        }
+        if replica_id.is_some() {
+            if fp.current_leader_epoch < replica.leader_epoch {
+                return FetchResult::Error(KafkaError::FencedLeaderEpoch);
+            }
+            if fp.current_leader_epoch > replica.leader_epoch {
+                return FetchResult::Error(KafkaError::UnknownLeaderEpoch);
+            }
+            if let Some(last) = fp.last_fetched_epoch {
+                match replica.log.end_offset_for_epoch(last) {
+                    Some((epoch, end)) if epoch == last && end >= fp.fetch_offset => {}
+                    Some((epoch, end)) => {
+                        return FetchResult::Diverging {
+                            epoch: Some(epoch),
+                            end_offset: end,
+                        }
+                    }
+                    None => {
+                        return FetchResult::Diverging {
+                            epoch: None,
+                            end_offset: replica.log.log_start_offset(),
+                        }
+                    }
+                }
+            }
+        }
+        let log = &replica.log;
+        if fp.fetch_offset < log.log_start_offset() || fp.fetch_offset > log.log_end_offset() {
+            return FetchResult::Error(KafkaError::OffsetOutOfRange);
+        }
+        // Followers read to the log end; consumers only what is committed.
+        let upto = if replica_id.is_some() {
+            log.log_end_offset()
+        } else {
+            log.high_watermark()
+        };
+        FetchResult::Records {
+            records: log.read(fp.fetch_offset, upto, max_records),
+            high_watermark: log.high_watermark(),
+            log_start_offset: log.log_start_offset(),
+        }
+    }
+
+    /// Whether a fetch should be answered now rather than held: it has records to return, or
+    /// an error or divergence to report. Otherwise the leader holds it (long polling) until data
+    /// arrives or the fetch's max wait passes, and the follower learns a new high watermark then.
+    fn fetch_has_something(&self, i: usize, parked: &ParkedFetch) -> bool {
+        parked
+            .partitions
+            .iter()
+            .any(|fp| match self.fetch_result(i, parked.replica, fp, 1) {
+                FetchResult::Records { records, .. } => !records.is_empty(),
+                _ => true,
+            })
+    }
+
+    fn leader_answer_fetch(&mut self, i: usize, parked: ParkedFetch) {
+        let max = if parked.replica.is_some() {
+            REPLICA_FETCH_MAX_RECORDS
+        } else {
+            500
+        };
+        let partitions: Vec<(TopicPartition, FetchResult)> = parked
+            .partitions
+            .iter()
+            .map(|fp| (fp.tp.clone(), self.fetch_result(i, parked.replica, fp, max)))
+            .collect();
+        let me = NodeId::Broker(self.brokers[i].id);
+        self.send(
+            me,
+            parked.from,
+            Payload::FetchResponse {
+                request_id: parked.request_id,
+                partitions,
+            },
+        );
+    }
+
+    fn leader_wake_parked(&mut self, i: usize, tp: &TopicPartition) {
+        let mut ready = Vec::new();
+        let mut k = 0;
+        while k < self.brokers[i].parked.len() {
+            let p = &self.brokers[i].parked[k];
+            if p.partitions.iter().any(|fp| &fp.tp == tp) && self.fetch_has_something(i, p) {
+                ready.push(self.brokers[i].parked.remove(k));
+            } else {
+                k += 1;
+            }
+        }
+        for p in ready {
+            self.leader_answer_fetch(i, p);
+        }
+    }
+
+    /// Adds a follower to the ISR once it reached the HW and the start of the leader's epoch.
+    fn leader_maybe_expand_isr(&mut self, i: usize, tp: &TopicPartition, follower: BrokerId) {
+        let id = self.brokers[i].id;
+        let unfenced = self.brokers[i].image.is_unfenced(follower);
+        let Some(replica) = self.brokers[i].replicas.get_mut(tp) else {
+            return;
+        };
+        if replica.pending_isr.is_some() || replica.isr.contains(&follower) || !unfenced {
+            return;
+        }
+        let Some(state) = replica.followers.get(&follower) else {
+            return;
+        };
+        let epoch_start = replica.log.epochs().last().map_or(0, |e| e.start_offset);
+        if state.log_end_offset < replica.log.high_watermark() || state.log_end_offset < epoch_start
+        {
+            return;
+        }
+        let mut new_isr = replica.isr.clone();
+        new_isr.push(follower);
+        replica.pending_isr = Some(new_isr.clone());
+        let payload = Payload::AlterPartition {
+            tp: tp.clone(),
+            leader_epoch: replica.leader_epoch,
+            partition_epoch: replica.partition_epoch,
+            new_isr,
+        };
+        let controller = NodeId::Controller(self.controller.id);
+        self.send(NodeId::Broker(id), controller, payload);
+    }
+
+    /// Removes followers that have not caught up within `replica.lag.time.max.ms`.
+    fn leader_shrink_isr(&mut self, i: usize) {
+        let id = self.brokers[i].id;
+        let now = self.now;
+        let lag_max = self.config.replica_lag_time_max_ms;
+        let mut requests = Vec::new();
+        for (tp, replica) in self.brokers[i].replicas.iter_mut() {
+            if replica.leader != Some(id) || replica.pending_isr.is_some() {
+                continue;
+            }
+            let leo = replica.log.log_end_offset();
+            let lagging: Vec<BrokerId> = replica
+                .isr
+                .iter()
+                .copied()
+                .filter(|&b| b != id)
+                .filter(|b| {
+                    replica.followers.get(b).is_none_or(|f| {
+                        f.log_end_offset != leo && now.ms_since(f.last_caught_up) > lag_max
+                    })
+                })
+                .collect();
+            if lagging.is_empty() {
+                continue;
+            }
+            let new_isr: Vec<BrokerId> = replica
+                .isr
+                .iter()
+                .copied()
+                .filter(|b| !lagging.contains(b))
+                .collect();
+            replica.pending_isr = Some(new_isr.clone());
+            requests.push(Payload::AlterPartition {
+                tp: tp.clone(),
+                leader_epoch: replica.leader_epoch,
+                partition_epoch: replica.partition_epoch,
+                new_isr,
+            });
+        }
+        let controller = NodeId::Controller(self.controller.id);
+        for payload in requests {
+            self.send(NodeId::Broker(id), controller, payload);
+        }
+    }
+
+    /// Sends one fetch to each leader this broker follows, unless one is already out.
+    pub(crate) fn follower_maybe_fetch(&mut self, i: usize) {
+        let id = self.brokers[i].id;
+        let mut by_leader: BTreeMap<BrokerId, Vec<FetchPartition>> = BTreeMap::new();
+        for (tp, replica) in &self.brokers[i].replicas {
+            let Some(leader) = replica.leader.filter(|&l| l != id) else {
+                continue;
+            };
+            by_leader.entry(leader).or_default().push(FetchPartition {
+                tp: tp.clone(),
+                fetch_offset: replica.log.log_end_offset(),
+                last_fetched_epoch: replica.log.latest_epoch(),
+                current_leader_epoch: replica.leader_epoch,
+            });
+        }
+        let wait = self.config.replica_fetch_wait_max_ms;
+        for (leader, partitions) in by_leader {
+            let fetcher = self.brokers[i].fetchers.entry(leader).or_default();
+            if fetcher.in_flight.is_some() || fetcher.backing_off {
+                continue;
+            }
+            let request_id = self.next_request_id;
+            self.next_request_id += 1;
+            self.brokers[i]
+                .fetchers
+                .entry(leader)
+                .or_default()
+                .in_flight = Some(request_id);
+            self.send(
+                NodeId::Broker(id),
+                NodeId::Broker(leader),
+                Payload::Fetch {
+                    request_id,
+                    replica: Some(id),
+                    partitions,
+                    max_wait_ms: wait,
+                },
+            );
+        }
+    }
+
+    fn follower_backoff(&mut self, i: usize, leader: BrokerId) {
+        let fetcher = self.brokers[i].fetchers.entry(leader).or_default();
+        fetcher.in_flight = None;
+        fetcher.backing_off = true;
+        let broker = self.brokers[i].id;
+        let incarnation = self.brokers[i].incarnation;
+        self.schedule_in_ms(
+            REPLICA_FETCH_BACKOFF_MS,
+            Timer::BrokerFetchBackoff {
+                broker,
+                incarnation,
+                leader,
+            },
+        );
+    }
+
+    fn follower_fetch_response(
+        &mut self,
+        i: usize,
+        from: NodeId,
+        request_id: u64,
+        partitions: Vec<(TopicPartition, FetchResult)>,
+    ) {
+        let NodeId::Broker(leader) = from else { return };
+        let id = self.brokers[i].id;
+        if self.brokers[i]
+            .fetchers
+            .get(&leader)
+            .and_then(|f| f.in_flight)
+            != Some(request_id)
+        {
+            return;
+        }
+        let mut errors = false;
+        let mut truncations = Vec::new();
+        for (tp, result) in partitions {
+            let Some(replica) = self.brokers[i].replicas.get_mut(&tp) else {
+                continue;
+            };
+            if replica.leader != Some(leader) {
+                continue;
+            }
+            match result {
+                FetchResult::Records {
+                    records,
+                    high_watermark,
+                    log_start_offset,
+                } => {
+                    for record in records {
+                        if record.offset == replica.log.log_end_offset() {
+                            replica.log.append(record);
+                        }
+                    }
+                    let _ = log_start_offset;
+                    replica.log.set_high_watermark(high_watermark);
+                }
+                FetchResult::Diverging { epoch, end_offset } => {
+                    // KIP-279: truncate to where both logs agree; if the follower does not know
+                    // the leader's epoch, cut to its own end of the largest smaller epoch and ask
+                    // again with the next fetch.
+                    let before = replica.log.log_end_offset();
+                    let target = match epoch.and_then(|e| replica.log.end_offset_for_epoch(e)) {
+                        Some((mine, my_end)) if Some(mine) == epoch => end_offset.min(my_end),
+                        Some((_, my_end)) => my_end.min(end_offset),
+                        None => end_offset.min(before),
+                    };
+                    replica.log.truncate_to(target.min(before));
+                    let after = replica.log.log_end_offset();
+                    if after < before {
+                        truncations.push((tp.clone(), before, after));
+                    }
+                }
+                FetchResult::Error(KafkaError::OffsetOutOfRange) => {
+                    replica.log.truncate_fully_and_start_at(0);
+                    errors = true;
+                }
+                FetchResult::Error(_) => errors = true,
+            }
+        }
+        for (tp, from_offset, to_offset) in truncations {
+            self.emit(EventKind::Truncated {
+                broker: id,
+                tp,
+                from_offset,
+                to_offset,
+            });
+        }
+        if errors {
+            self.follower_backoff(i, leader);
+        } else {
+            self.brokers[i]
+                .fetchers
+                .entry(leader)
+                .or_default()
+                .in_flight = None;
+            self.follower_maybe_fetch(i);
+        }
+    }
+}
+
+/// Whether a follower's fetch position is one the leader can count as its log end offset: it
+/// must not be ahead of the leader, and its last epoch must match the leader's log.
+fn leader_accepts_position(log: &ReplicaLog, fp: &FetchPartition) -> bool {
+    if fp.fetch_offset > log.log_end_offset() {
+        return false;
+    }
+    match fp.last_fetched_epoch {
+        None => true,
+        Some(last) => {
+            matches!(log.end_offset_for_epoch(last), Some((e, end)) if e == last && end >= fp.fetch_offset)
+        }
+    }
+}

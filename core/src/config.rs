@@ -1,0 +1,363 @@
+//! Kafka's configuration names and defaults, for the cluster, topics and clients.
+//!
+//! Names are Kafka's own (`min.insync.replicas`, `linger.ms`, …) so that what a learner sets here
+//! transfers to a real cluster. Defaults are those of Apache Kafka 4.0 (`SEMANTICS.md` §8).
+
+use crate::error::{Error, ErrorKind, Result};
+use serde::{Deserialize, Serialize};
+
+/// Parses `value` as an integer in `min..=max` for the config `name`.
+fn int_in(name: &str, value: &str, min: i64, max: i64) -> Result<i64> {
+    let parsed: i64 = value.trim().parse().map_err(|_| {
+        Error::new(
+            ErrorKind::InvalidConfig,
+            format!("Invalid value '{value}' for configuration {name}: it must be an integer."),
+        )
+    })?;
+    if parsed < min || parsed > max {
+        return Err(Error::new(
+            ErrorKind::InvalidConfig,
+            format!("Invalid value {parsed} for configuration {name}: it must be between {min} and {max}."),
+        ));
+    }
+    Ok(parsed)
+}
+
+fn bool_value(name: &str, value: &str) -> Result<bool> {
+    match value.trim() {
+        "true" => Ok(true),
+        "false" => Ok(false),
+        other => Err(Error::new(
+            ErrorKind::InvalidConfig,
+            format!("Invalid value '{other}' for configuration {name}: it must be true or false."),
+        )),
+    }
+}
+
+fn unknown(scope: &str, name: &str, known: &[&str]) -> Error {
+    Error::new(
+        ErrorKind::InvalidConfig,
+        format!(
+            "Unknown {scope} configuration '{name}'. The simulator supports: {}.",
+            known.join(", ")
+        ),
+    )
+}
+
+/// Cluster-wide broker and controller settings.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BrokerConfig {
+    /// `replica.lag.time.max.ms`: a follower that has not caught up for this long leaves the ISR.
+    pub replica_lag_time_max_ms: u64,
+    /// `broker.session.timeout.ms`: the controller fences a broker whose heartbeats stop this long.
+    pub broker_session_timeout_ms: u64,
+    /// `broker.heartbeat.interval.ms`: how often a broker heartbeats to the controller.
+    pub broker_heartbeat_interval_ms: u64,
+    /// `replica.fetch.wait.max.ms`: how long a leader holds a follower's fetch that finds no data.
+    pub replica_fetch_wait_max_ms: u64,
+    /// `min.insync.replicas` for topics that do not set their own.
+    pub min_insync_replicas: u32,
+    /// `unclean.leader.election.enable` for topics that do not set their own.
+    pub unclean_leader_election_enable: bool,
+    /// Simulator setting (not a Kafka config): one-way network latency between any two nodes, in
+    /// microseconds.
+    pub network_latency_us: u64,
+    /// Simulator setting: random extra latency added to each message, up to this many microseconds.
+    pub network_jitter_us: u64,
+}
+
+impl Default for BrokerConfig {
+    fn default() -> Self {
+        BrokerConfig {
+            replica_lag_time_max_ms: 30_000,
+            broker_session_timeout_ms: 9_000,
+            broker_heartbeat_interval_ms: 2_000,
+            replica_fetch_wait_max_ms: 500,
+            min_insync_replicas: 1,
+            unclean_leader_election_enable: false,
+            network_latency_us: 1_000,
+            network_jitter_us: 500,
+        }
+    }
+}
+
+impl BrokerConfig {
+    const KNOWN: &'static [&'static str] = &[
+        "replica.lag.time.max.ms",
+        "broker.session.timeout.ms",
+        "broker.heartbeat.interval.ms",
+        "replica.fetch.wait.max.ms",
+        "min.insync.replicas",
+        "unclean.leader.election.enable",
+        "sim.network.latency.us",
+        "sim.network.jitter.us",
+    ];
+
+    /// Sets one config by its Kafka name, validating the value.
+    pub fn set(&mut self, name: &str, value: &str) -> Result<()> {
+        match name {
+            "replica.lag.time.max.ms" => {
+                self.replica_lag_time_max_ms = int_in(name, value, 100, 3_600_000)? as u64
+            }
+            "broker.session.timeout.ms" => {
+                self.broker_session_timeout_ms = int_in(name, value, 100, 3_600_000)? as u64
+            }
+            "broker.heartbeat.interval.ms" => {
+                self.broker_heartbeat_interval_ms = int_in(name, value, 10, 600_000)? as u64
+            }
+            "replica.fetch.wait.max.ms" => {
+                self.replica_fetch_wait_max_ms = int_in(name, value, 1, 60_000)? as u64
+            }
+            "min.insync.replicas" => self.min_insync_replicas = int_in(name, value, 1, 32)? as u32,
+            "unclean.leader.election.enable" => {
+                self.unclean_leader_election_enable = bool_value(name, value)?
+            }
+            "sim.network.latency.us" => {
+                self.network_latency_us = int_in(name, value, 0, 10_000_000)? as u64
+            }
+            "sim.network.jitter.us" => {
+                self.network_jitter_us = int_in(name, value, 0, 10_000_000)? as u64
+            }
+            _ => return Err(unknown("broker", name, Self::KNOWN)),
+        }
+        if self.broker_heartbeat_interval_ms >= self.broker_session_timeout_ms {
+            return Err(Error::new(
+                ErrorKind::InvalidConfig,
+                "broker.heartbeat.interval.ms must be lower than broker.session.timeout.ms, or every broker would be fenced.",
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Per-topic overrides; `None` means the broker's default applies.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TopicConfig {
+    /// `min.insync.replicas`: acks=all writes need at least this many in-sync replicas.
+    pub min_insync_replicas: Option<u32>,
+    /// `unclean.leader.election.enable`: may an out-of-sync replica become leader?
+    pub unclean_leader_election_enable: Option<bool>,
+}
+
+impl TopicConfig {
+    const KNOWN: &'static [&'static str] =
+        &["min.insync.replicas", "unclean.leader.election.enable"];
+
+    /// Sets one topic config by its Kafka name, validating the value.
+    pub fn set(&mut self, name: &str, value: &str) -> Result<()> {
+        match name {
+            "min.insync.replicas" => {
+                self.min_insync_replicas = Some(int_in(name, value, 1, 32)? as u32)
+            }
+            "unclean.leader.election.enable" => {
+                self.unclean_leader_election_enable = Some(bool_value(name, value)?)
+            }
+            _ => return Err(unknown("topic", name, Self::KNOWN)),
+        }
+        Ok(())
+    }
+
+    /// The non-default configs as `name=value` pairs, as `kafka-topics.sh --describe` lists them.
+    pub fn describe(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        if let Some(v) = self.min_insync_replicas {
+            out.push(format!("min.insync.replicas={v}"));
+        }
+        if let Some(v) = self.unclean_leader_election_enable {
+            out.push(format!("unclean.leader.election.enable={v}"));
+        }
+        out
+    }
+}
+
+/// The producer's `acks` setting.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Acks {
+    /// `acks=0`: the producer does not wait for any response.
+    None,
+    /// `acks=1`: the leader answers after its own append.
+    Leader,
+    /// `acks=all` (or -1): the leader answers once every in-sync replica has the batch.
+    All,
+}
+
+impl Acks {
+    /// The value as Kafka prints it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Acks::None => "0",
+            Acks::Leader => "1",
+            Acks::All => "all",
+        }
+    }
+}
+
+/// Producer settings (`ProducerConfig`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProducerConfig {
+    /// `acks` (default `all` since Kafka 3.0).
+    pub acks: Acks,
+    /// `batch.size` in bytes.
+    pub batch_size: u64,
+    /// `linger.ms` (5 since Kafka 4.0, KIP-1030).
+    pub linger_ms: u64,
+    /// `request.timeout.ms`.
+    pub request_timeout_ms: u64,
+    /// `delivery.timeout.ms`: a record not acknowledged within this time fails.
+    pub delivery_timeout_ms: u64,
+    /// `retry.backoff.ms`.
+    pub retry_backoff_ms: u64,
+    /// `enable.idempotence` (default true since Kafka 3.0).
+    pub enable_idempotence: bool,
+}
+
+impl Default for ProducerConfig {
+    fn default() -> Self {
+        ProducerConfig {
+            acks: Acks::All,
+            batch_size: 16_384,
+            linger_ms: 5,
+            request_timeout_ms: 30_000,
+            delivery_timeout_ms: 120_000,
+            retry_backoff_ms: 100,
+            enable_idempotence: true,
+        }
+    }
+}
+
+impl ProducerConfig {
+    const KNOWN: &'static [&'static str] = &[
+        "acks",
+        "batch.size",
+        "linger.ms",
+        "request.timeout.ms",
+        "delivery.timeout.ms",
+        "retry.backoff.ms",
+        "enable.idempotence",
+    ];
+
+    /// Sets one producer config by its Kafka name, validating the value.
+    pub fn set(&mut self, name: &str, value: &str) -> Result<()> {
+        match name {
+            "acks" => {
+                self.acks = match value.trim() {
+                    "0" => Acks::None,
+                    "1" => Acks::Leader,
+                    "all" | "-1" => Acks::All,
+                    other => {
+                        return Err(Error::new(
+                            ErrorKind::InvalidConfig,
+                            format!("Invalid value '{other}' for configuration acks: it must be 0, 1, all or -1."),
+                        ))
+                    }
+                }
+            }
+            "batch.size" => self.batch_size = int_in(name, value, 1, 16_777_216)? as u64,
+            "linger.ms" => self.linger_ms = int_in(name, value, 0, 60_000)? as u64,
+            "request.timeout.ms" => self.request_timeout_ms = int_in(name, value, 1, 3_600_000)? as u64,
+            "delivery.timeout.ms" => self.delivery_timeout_ms = int_in(name, value, 1, 86_400_000)? as u64,
+            "retry.backoff.ms" => self.retry_backoff_ms = int_in(name, value, 0, 60_000)? as u64,
+            "enable.idempotence" => self.enable_idempotence = bool_value(name, value)?,
+            _ => return Err(unknown("producer", name, Self::KNOWN)),
+        }
+        Ok(())
+    }
+
+    /// Kafka's client-side check: idempotence needs `acks=all`, and `delivery.timeout.ms` must cover
+    /// `linger.ms + request.timeout.ms`.
+    pub fn validate(&self) -> Result<()> {
+        if self.enable_idempotence && self.acks != Acks::All {
+            return Err(Error::new(
+                ErrorKind::InvalidConfig,
+                "Must set acks to all in order to use the idempotent producer. Set enable.idempotence=false to use acks=0 or acks=1.",
+            ));
+        }
+        if self.delivery_timeout_ms < self.linger_ms + self.request_timeout_ms {
+            return Err(Error::new(
+                ErrorKind::InvalidConfig,
+                "delivery.timeout.ms should be equal to or larger than linger.ms + request.timeout.ms.",
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Where a consumer starts when it has no committed offset (`auto.offset.reset`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum OffsetReset {
+    /// Start at the log start offset.
+    Earliest,
+    /// Start at the high watermark: only records produced from now on.
+    Latest,
+}
+
+/// Consumer settings (`ConsumerConfig`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConsumerConfig {
+    /// `auto.offset.reset` (default latest).
+    pub auto_offset_reset: OffsetReset,
+    /// `enable.auto.commit`.
+    pub enable_auto_commit: bool,
+    /// `auto.commit.interval.ms`.
+    pub auto_commit_interval_ms: u64,
+    /// `fetch.max.wait.ms`: how long a broker holds a fetch that finds no data.
+    pub fetch_max_wait_ms: u64,
+    /// `max.poll.records`: most records one fetch returns per partition in this model.
+    pub max_poll_records: u32,
+    /// `request.timeout.ms`.
+    pub request_timeout_ms: u64,
+    /// `retry.backoff.ms`.
+    pub retry_backoff_ms: u64,
+}
+
+impl Default for ConsumerConfig {
+    fn default() -> Self {
+        ConsumerConfig {
+            auto_offset_reset: OffsetReset::Latest,
+            enable_auto_commit: true,
+            auto_commit_interval_ms: 5_000,
+            fetch_max_wait_ms: 500,
+            max_poll_records: 500,
+            request_timeout_ms: 30_000,
+            retry_backoff_ms: 100,
+        }
+    }
+}
+
+impl ConsumerConfig {
+    const KNOWN: &'static [&'static str] = &[
+        "auto.offset.reset",
+        "enable.auto.commit",
+        "auto.commit.interval.ms",
+        "fetch.max.wait.ms",
+        "max.poll.records",
+        "request.timeout.ms",
+        "retry.backoff.ms",
+    ];
+
+    /// Sets one consumer config by its Kafka name, validating the value.
+    pub fn set(&mut self, name: &str, value: &str) -> Result<()> {
+        match name {
+            "auto.offset.reset" => {
+                self.auto_offset_reset = match value.trim() {
+                    "earliest" => OffsetReset::Earliest,
+                    "latest" => OffsetReset::Latest,
+                    other => {
+                        return Err(Error::new(
+                            ErrorKind::InvalidConfig,
+                            format!("Invalid value '{other}' for configuration auto.offset.reset: it must be earliest or latest."),
+                        ))
+                    }
+                }
+            }
+            "enable.auto.commit" => self.enable_auto_commit = bool_value(name, value)?,
+            "auto.commit.interval.ms" => self.auto_commit_interval_ms = int_in(name, value, 1, 86_400_000)? as u64,
+            "fetch.max.wait.ms" => self.fetch_max_wait_ms = int_in(name, value, 0, 60_000)? as u64,
+            "max.poll.records" => self.max_poll_records = int_in(name, value, 1, 100_000)? as u32,
+            "request.timeout.ms" => self.request_timeout_ms = int_in(name, value, 1, 3_600_000)? as u64,
+            "retry.backoff.ms" => self.retry_backoff_ms = int_in(name, value, 0, 60_000)? as u64,
+            _ => return Err(unknown("consumer", name, Self::KNOWN)),
+        }
+        Ok(())
+    }
+}

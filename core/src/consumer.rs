@@ -1,0 +1,442 @@
+//! A consumer client reading every partition of one topic from the partition leaders, up to the
+//! high watermark, and committing its positions (`SEMANTICS.md` §4, §6).
+//!
+//! Simplification (shown in the page and ARCHITECTURE.md): the consumer is assigned every
+//! partition directly, as `assign()` does, rather than joining a group through a coordinator; its
+//! commits are kept by the simulation instead of the `__consumer_offsets` topic. Consumer groups,
+//! the coordinator and the assignors come with the consumer-group work.
+
+use crate::config::{ConsumerConfig, OffsetReset};
+use crate::error::{Error, ErrorKind, Result};
+use crate::event::EventKind;
+use crate::metadata::{MetadataImage, TopicPartition};
+use crate::network::{FetchPartition, FetchResult, Message, NodeId, OffsetSpec, Payload};
+use crate::sim::{Simulation, Timer};
+use crate::{BrokerId, KafkaError};
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, VecDeque};
+
+/// How many consumed records a consumer remembers for display.
+pub const MAX_RECENT_RECORDS: usize = 100;
+/// Most consumers per simulation.
+pub const MAX_CONSUMERS: usize = 16;
+
+/// What a consumer reads.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConsumerSpec {
+    /// `client.id`.
+    pub client_id: String,
+    /// `group.id`, under which offsets are committed.
+    pub group: String,
+    /// The topic read.
+    pub topic: String,
+    /// Consumer configs.
+    pub config: ConsumerConfig,
+}
+
+/// One record as the consumer received it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConsumedRecord {
+    /// The partition number.
+    pub partition: u32,
+    /// The offset.
+    pub offset: u64,
+    /// The key.
+    pub key: Option<String>,
+    /// The value.
+    pub value: String,
+}
+
+/// A consumer client.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Consumer {
+    /// What it reads.
+    pub spec: ConsumerSpec,
+    /// The next offset to read per partition, once known.
+    pub positions: BTreeMap<u32, u64>,
+    /// The leader's high watermark per partition, from the last fetch response.
+    pub high_watermarks: BTreeMap<u32, u64>,
+    /// Records consumed in total.
+    pub consumed: u64,
+    /// The most recent records consumed, oldest first.
+    pub recent: VecDeque<ConsumedRecord>,
+    metadata: Option<MetadataImage>,
+    metadata_request: Option<u64>,
+    bootstrap_cursor: u64,
+    list_offsets: BTreeMap<u32, u64>,
+    fetches: BTreeMap<BrokerId, u64>,
+    waking: bool,
+}
+
+impl Consumer {
+    /// Records behind the high watermark per partition (the lag a monitoring tool shows).
+    pub fn lag(&self, partition: u32) -> Option<u64> {
+        let position = self.positions.get(&partition)?;
+        Some(
+            self.high_watermarks
+                .get(&partition)?
+                .saturating_sub(*position),
+        )
+    }
+
+    fn leader(&self, partition: u32) -> Option<BrokerId> {
+        self.metadata
+            .as_ref()?
+            .partition(&TopicPartition::new(self.spec.topic.clone(), partition))?
+            .leader
+    }
+
+    fn partition_count(&self) -> u32 {
+        self.metadata
+            .as_ref()
+            .and_then(|m| m.topics.get(&self.spec.topic))
+            .map_or(0, |t| t.partitions.len() as u32)
+    }
+}
+
+impl Simulation {
+    /// The consumers, in creation order.
+    pub fn consumers(&self) -> &[Consumer] {
+        &self.consumers
+    }
+
+    /// Committed offsets of a group, by partition.
+    pub fn committed_offsets(&self, group: &str) -> Option<&BTreeMap<TopicPartition, u64>> {
+        self.committed.get(group)
+    }
+
+    /// Adds a consumer that starts reading at once.
+    pub fn add_consumer(&mut self, spec: ConsumerSpec) -> Result<()> {
+        if self.consumers.len() >= MAX_CONSUMERS {
+            return Err(Error::new(
+                ErrorKind::LimitExceeded,
+                format!("The simulator allows at most {MAX_CONSUMERS} consumers."),
+            ));
+        }
+        if self
+            .consumers
+            .iter()
+            .any(|c| c.spec.client_id == spec.client_id)
+        {
+            return Err(Error::new(
+                ErrorKind::InvalidState,
+                format!("A consumer named '{}' already exists.", spec.client_id),
+            ));
+        }
+        if !self.controller.image.topics.contains_key(&spec.topic) {
+            return Err(Error::new(
+                ErrorKind::UnknownTopic,
+                format!(
+                    "Consumer '{}' reads topic '{}', which does not exist.",
+                    spec.client_id, spec.topic
+                ),
+            ));
+        }
+        let index = self.consumers.len() as u32;
+        let auto_commit = spec
+            .config
+            .enable_auto_commit
+            .then_some(spec.config.auto_commit_interval_ms);
+        self.consumers.push(Consumer {
+            spec,
+            positions: BTreeMap::new(),
+            high_watermarks: BTreeMap::new(),
+            consumed: 0,
+            recent: VecDeque::new(),
+            metadata: None,
+            metadata_request: None,
+            bootstrap_cursor: u64::from(index) + 1,
+            list_offsets: BTreeMap::new(),
+            fetches: BTreeMap::new(),
+            waking: false,
+        });
+        if let Some(interval) = auto_commit {
+            self.schedule_in_ms(interval, Timer::ConsumerAutoCommit { consumer: index });
+        }
+        self.consumer_progress(index);
+        Ok(())
+    }
+
+    fn consumer_wake_later(&mut self, index: u32) {
+        let c = &mut self.consumers[index as usize];
+        if !c.waking {
+            c.waking = true;
+            let backoff = c.spec.config.retry_backoff_ms;
+            self.schedule_in_ms(backoff, Timer::ConsumerWake { consumer: index });
+        }
+    }
+
+    /// Asks for metadata, positions or records, whichever is missing.
+    fn consumer_progress(&mut self, index: u32) {
+        let me = NodeId::Consumer(index);
+        let c = &self.consumers[index as usize];
+        let timeout = c.spec.config.request_timeout_ms;
+        if c.metadata.is_none() {
+            if c.metadata_request.is_none() {
+                let target =
+                    self.brokers[(c.bootstrap_cursor % self.brokers.len() as u64) as usize].id;
+                let request_id = self.request_id();
+                let c = &mut self.consumers[index as usize];
+                c.bootstrap_cursor += 1;
+                c.metadata_request = Some(request_id);
+                self.send(me, NodeId::Broker(target), Payload::Metadata { request_id });
+                self.schedule_in_ms(
+                    timeout,
+                    Timer::ConsumerRequestTimeout {
+                        consumer: index,
+                        request_id,
+                    },
+                );
+            }
+            return;
+        }
+        let topic = c.spec.topic.clone();
+        let group = c.spec.group.clone();
+        let mut by_leader: BTreeMap<BrokerId, Vec<FetchPartition>> = BTreeMap::new();
+        let mut missing_leader = false;
+        for partition in 0..c.partition_count() {
+            let c = &self.consumers[index as usize];
+            let Some(leader) = c.leader(partition) else {
+                missing_leader = true;
+                continue;
+            };
+            let tp = TopicPartition::new(topic.clone(), partition);
+            if let Some(&position) = c.positions.get(&partition) {
+                by_leader.entry(leader).or_default().push(FetchPartition {
+                    tp,
+                    fetch_offset: position,
+                    last_fetched_epoch: None,
+                    current_leader_epoch: 0,
+                });
+                continue;
+            }
+            if c.list_offsets.contains_key(&partition) {
+                continue;
+            }
+            if let Some(&committed) = self.committed.get(&group).and_then(|g| g.get(&tp)) {
+                self.consumers[index as usize]
+                    .positions
+                    .insert(partition, committed);
+                continue;
+            }
+            let spec = match c.spec.config.auto_offset_reset {
+                OffsetReset::Earliest => OffsetSpec::Earliest,
+                OffsetReset::Latest => OffsetSpec::Latest,
+            };
+            let request_id = self.request_id();
+            self.consumers[index as usize]
+                .list_offsets
+                .insert(partition, request_id);
+            self.send(
+                me,
+                NodeId::Broker(leader),
+                Payload::ListOffsets {
+                    request_id,
+                    tp,
+                    spec,
+                },
+            );
+            self.schedule_in_ms(
+                timeout,
+                Timer::ConsumerRequestTimeout {
+                    consumer: index,
+                    request_id,
+                },
+            );
+        }
+        let wait = self.consumers[index as usize].spec.config.fetch_max_wait_ms;
+        for (leader, partitions) in by_leader {
+            if self.consumers[index as usize].fetches.contains_key(&leader) {
+                continue;
+            }
+            let request_id = self.request_id();
+            self.consumers[index as usize]
+                .fetches
+                .insert(leader, request_id);
+            self.send(
+                me,
+                NodeId::Broker(leader),
+                Payload::Fetch {
+                    request_id,
+                    replica: None,
+                    partitions,
+                    max_wait_ms: wait,
+                },
+            );
+            self.schedule_in_ms(
+                timeout,
+                Timer::ConsumerRequestTimeout {
+                    consumer: index,
+                    request_id,
+                },
+            );
+        }
+        if missing_leader {
+            self.consumer_refresh_metadata(index);
+        }
+    }
+
+    fn consumer_refresh_metadata(&mut self, index: u32) {
+        let c = &mut self.consumers[index as usize];
+        if c.metadata.is_some() {
+            c.metadata = None;
+        }
+        self.consumer_wake_later(index);
+    }
+
+    pub(crate) fn consumer_timer(&mut self, timer: Timer) {
+        match timer {
+            Timer::ConsumerWake { consumer } => {
+                self.consumers[consumer as usize].waking = false;
+                self.consumer_progress(consumer);
+            }
+            Timer::ConsumerRequestTimeout {
+                consumer,
+                request_id,
+            } => self.consumer_request_failed(consumer, request_id),
+            Timer::ConsumerAutoCommit { consumer } => {
+                let c = &self.consumers[consumer as usize];
+                let group = c.spec.group.clone();
+                let client = c.spec.client_id.clone();
+                let interval = c.spec.config.auto_commit_interval_ms;
+                let offsets: Vec<(TopicPartition, u64)> = c
+                    .positions
+                    .iter()
+                    .map(|(&p, &o)| (TopicPartition::new(c.spec.topic.clone(), p), o))
+                    .filter(|(tp, o)| self.committed.get(&group).and_then(|g| g.get(tp)) != Some(o))
+                    .collect();
+                if !offsets.is_empty() {
+                    let store = self.committed.entry(group.clone()).or_default();
+                    for (tp, o) in &offsets {
+                        store.insert(tp.clone(), *o);
+                    }
+                    self.emit(EventKind::OffsetsCommitted {
+                        consumer: client,
+                        group,
+                        offsets,
+                    });
+                }
+                self.schedule_in_ms(interval, Timer::ConsumerAutoCommit { consumer });
+            }
+            _ => {}
+        }
+    }
+
+    /// A request that timed out or whose connection failed: forget it and retry after backoff.
+    fn consumer_request_failed(&mut self, index: u32, request_id: u64) {
+        let c = &mut self.consumers[index as usize];
+        let mut failed = false;
+        if c.metadata_request == Some(request_id) {
+            c.metadata_request = None;
+            failed = true;
+        }
+        let before = c.fetches.len() + c.list_offsets.len();
+        c.fetches.retain(|_, id| *id != request_id);
+        c.list_offsets.retain(|_, id| *id != request_id);
+        if failed || c.fetches.len() + c.list_offsets.len() != before {
+            self.consumer_refresh_metadata(index);
+        }
+    }
+
+    pub(crate) fn consumer_receive(&mut self, index: u32, message: Message) {
+        match message.payload {
+            Payload::MetadataResponse { request_id, image } => {
+                let c = &mut self.consumers[index as usize];
+                if c.metadata_request != Some(request_id) {
+                    return;
+                }
+                c.metadata_request = None;
+                if image.topics.contains_key(&c.spec.topic) {
+                    c.metadata = Some(*image);
+                    self.consumer_progress(index);
+                } else {
+                    self.consumer_wake_later(index);
+                }
+            }
+            Payload::ListOffsetsResponse {
+                request_id,
+                tp,
+                result,
+            } => {
+                let c = &mut self.consumers[index as usize];
+                if c.list_offsets.get(&tp.partition) != Some(&request_id) {
+                    return;
+                }
+                c.list_offsets.remove(&tp.partition);
+                match result {
+                    Ok(offset) => {
+                        c.positions.insert(tp.partition, offset);
+                        let policy = match c.spec.config.auto_offset_reset {
+                            OffsetReset::Earliest => "earliest",
+                            OffsetReset::Latest => "latest",
+                        };
+                        let consumer = c.spec.client_id.clone();
+                        self.emit(EventKind::OffsetReset {
+                            consumer,
+                            tp,
+                            offset,
+                            policy: policy.to_string(),
+                        });
+                        self.consumer_progress(index);
+                    }
+                    Err(_) => self.consumer_refresh_metadata(index),
+                }
+            }
+            Payload::FetchResponse {
+                request_id,
+                partitions,
+            } => {
+                let c = &mut self.consumers[index as usize];
+                let Some(leader) = c
+                    .fetches
+                    .iter()
+                    .find(|(_, id)| **id == request_id)
+                    .map(|(&l, _)| l)
+                else {
+                    return;
+                };
+                c.fetches.remove(&leader);
+                let mut failed = false;
+                for (tp, result) in partitions {
+                    match result {
+                        FetchResult::Records {
+                            records,
+                            high_watermark,
+                            ..
+                        } => {
+                            c.high_watermarks.insert(tp.partition, high_watermark);
+                            for r in records {
+                                if c.positions.get(&tp.partition) != Some(&r.offset) {
+                                    continue;
+                                }
+                                c.positions.insert(tp.partition, r.offset + 1);
+                                c.consumed += 1;
+                                if c.recent.len() == MAX_RECENT_RECORDS {
+                                    c.recent.pop_front();
+                                }
+                                c.recent.push_back(ConsumedRecord {
+                                    partition: tp.partition,
+                                    offset: r.offset,
+                                    key: r.key,
+                                    value: r.value,
+                                });
+                            }
+                        }
+                        FetchResult::Error(KafkaError::OffsetOutOfRange) => {
+                            c.positions.remove(&tp.partition);
+                            failed = true;
+                        }
+                        _ => failed = true,
+                    }
+                }
+                if failed {
+                    self.consumer_refresh_metadata(index);
+                } else {
+                    self.consumer_progress(index);
+                }
+            }
+            Payload::Disconnected { request_id } => self.consumer_request_failed(index, request_id),
+            _ => {}
+        }
+    }
+}

@@ -1,0 +1,425 @@
+//! The active controller: broker registration, heartbeats and fencing, topic creation, leader
+//! election and ISR changes (`SEMANTICS.md` §2, §3.2, §3.6).
+//!
+//! Simplification (shown in the page and ARCHITECTURE.md): one controller that does not fail,
+//! instead of a Raft quorum, and it pushes its full metadata image to brokers where KRaft brokers
+//! fetch the metadata log.
+
+use crate::config::TopicConfig;
+use crate::error::{Error, ErrorKind, Result};
+use crate::event::EventKind;
+use crate::metadata::{
+    elect_leader, BrokerRegistration, Election, MetadataImage, PartitionState, TopicMetadata,
+    TopicPartition,
+};
+use crate::network::{Message, NodeId, Payload};
+use crate::placement::assign_replicas;
+use crate::sim::{Simulation, Timer};
+use crate::time::SimTime;
+use crate::{BrokerId, KafkaError};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// Most partitions per topic.
+pub const MAX_PARTITIONS: u32 = 64;
+/// Most topics.
+pub const MAX_TOPICS: usize = 16;
+
+/// The controller's state.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Controller {
+    pub(crate) id: BrokerId,
+    pub(crate) image: MetadataImage,
+    last_heartbeat: BTreeMap<BrokerId, SimTime>,
+    incarnations: BTreeMap<BrokerId, u32>,
+}
+
+impl Controller {
+    pub(crate) fn new(id: BrokerId, brokers: &[BrokerId]) -> Controller {
+        let mut image = MetadataImage::default();
+        // Brokers present when the simulation starts are registered and unfenced, as in a cluster
+        // that has been up for a while.
+        for &b in brokers {
+            image
+                .brokers
+                .insert(b, BrokerRegistration { fenced: false });
+        }
+        Controller {
+            id,
+            image,
+            last_heartbeat: brokers.iter().map(|&b| (b, SimTime::ZERO)).collect(),
+            incarnations: brokers.iter().map(|&b| (b, 1)).collect(),
+        }
+    }
+}
+
+impl Simulation {
+    /// The controller's committed metadata: topics, partitions, leaders, ISRs, fenced brokers.
+    pub fn metadata(&self) -> &MetadataImage {
+        &self.controller.image
+    }
+
+    /// Creates a topic, placing replicas as Kafka's `AdminUtils` does from a seeded random start.
+    pub fn create_topic(
+        &mut self,
+        name: &str,
+        partitions: u32,
+        replication_factor: u32,
+        config: TopicConfig,
+    ) -> Result<()> {
+        let valid_name = !name.is_empty()
+            && name.len() <= 249
+            && name != "."
+            && name != ".."
+            && name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '_' || c == '-');
+        if !valid_name {
+            return Err(Error::new(
+                ErrorKind::InvalidConfig,
+                format!("Topic name '{name}' is illegal: use up to 249 of the characters ASCII alphanumerics, '.', '_' and '-'."),
+            ));
+        }
+        if self.controller.image.topics.contains_key(name) {
+            return Err(Error::new(
+                ErrorKind::InvalidState,
+                format!("Topic '{name}' already exists."),
+            ));
+        }
+        if self.controller.image.topics.len() >= MAX_TOPICS {
+            return Err(Error::new(
+                ErrorKind::LimitExceeded,
+                format!("The simulator allows at most {MAX_TOPICS} topics."),
+            ));
+        }
+        if partitions > MAX_PARTITIONS {
+            return Err(Error::new(
+                ErrorKind::InvalidPartitions,
+                format!("The simulator allows at most {MAX_PARTITIONS} partitions per topic; {partitions} were asked for."),
+            ));
+        }
+        let usable: Vec<BrokerId> = self.controller.image.brokers.keys().copied().collect();
+        let n = usable.len() as u64;
+        // Kafka draws the start index and the replica shift independently.
+        let start = self.rng.below(n) as usize;
+        let shift = self.rng.below(n) as usize;
+        let assignment = assign_replicas(&usable, partitions, replication_factor, start, shift)?;
+        let image = &self.controller.image;
+        let partition_states: Vec<PartitionState> = assignment
+            .into_iter()
+            .map(|replicas| {
+                let isr: Vec<BrokerId> = replicas
+                    .iter()
+                    .copied()
+                    .filter(|&b| image.is_unfenced(b))
+                    .collect();
+                PartitionState {
+                    leader: isr.first().copied(),
+                    isr: if isr.is_empty() {
+                        replicas.clone()
+                    } else {
+                        isr
+                    },
+                    replicas,
+                    leader_epoch: 0,
+                    partition_epoch: 0,
+                }
+            })
+            .collect();
+        let topic_id = format!(
+            "{:016x}{:06x}",
+            self.rng.next_u64(),
+            self.controller.image.topics.len()
+        );
+        self.controller.image.topics.insert(
+            name.to_string(),
+            TopicMetadata {
+                topic_id,
+                config,
+                partitions: partition_states,
+            },
+        );
+        self.emit(EventKind::TopicCreated {
+            topic: name.to_string(),
+            partitions,
+            replication_factor,
+        });
+        self.publish_metadata();
+        Ok(())
+    }
+
+    /// The effective `min.insync.replicas` of a topic: its own, else the broker default, capped
+    /// at the replication factor as Kafka's `effectiveMinIsr` does.
+    pub fn effective_min_isr(&self, topic: &str) -> u32 {
+        let Some(t) = self.controller.image.topics.get(topic) else {
+            return self.config.min_insync_replicas;
+        };
+        let configured = t
+            .config
+            .min_insync_replicas
+            .unwrap_or(self.config.min_insync_replicas);
+        let replicas = t.partitions.first().map_or(1, |p| p.replicas.len() as u32);
+        configured.min(replicas)
+    }
+
+    pub(crate) fn publish_metadata(&mut self) {
+        self.controller.image.offset += 1;
+        let from = NodeId::Controller(self.controller.id);
+        let targets: Vec<BrokerId> = self.controller.image.brokers.keys().copied().collect();
+        for b in targets {
+            let image = Box::new(self.controller.image.clone());
+            self.send(from, NodeId::Broker(b), Payload::MetadataUpdate { image });
+        }
+    }
+
+    pub(crate) fn controller_receive(&mut self, message: Message) {
+        let NodeId::Broker(broker) = message.from else {
+            return;
+        };
+        match message.payload {
+            Payload::BrokerHeartbeat { incarnation } => {
+                self.controller_heartbeat(broker, incarnation)
+            }
+            Payload::AlterPartition {
+                tp,
+                leader_epoch,
+                partition_epoch,
+                new_isr,
+            } => {
+                let error = self.controller_alter_partition(
+                    broker,
+                    &tp,
+                    leader_epoch,
+                    partition_epoch,
+                    new_isr,
+                );
+                self.send(
+                    message.to,
+                    message.from,
+                    Payload::AlterPartitionResponse { tp, error },
+                );
+            }
+            _ => {}
+        }
+    }
+
+    fn controller_heartbeat(&mut self, broker: BrokerId, incarnation: u32) {
+        self.controller.last_heartbeat.insert(broker, self.now);
+        let known = self.controller.incarnations.get(&broker).copied();
+        if known != Some(incarnation) {
+            // A restarted broker registers anew and stays fenced until it heartbeats again.
+            self.controller.incarnations.insert(broker, incarnation);
+            self.controller
+                .image
+                .brokers
+                .insert(broker, BrokerRegistration { fenced: true });
+            self.emit(EventKind::BrokerRegistered { broker });
+            self.publish_metadata();
+        } else if self
+            .controller
+            .image
+            .brokers
+            .get(&broker)
+            .is_some_and(|b| b.fenced)
+        {
+            self.controller
+                .image
+                .brokers
+                .insert(broker, BrokerRegistration { fenced: false });
+            self.emit(EventKind::BrokerUnfenced { broker });
+            // Partitions left without a leader whose ISR still lists this broker get it back.
+            let offline: Vec<TopicPartition> = self
+                .controller
+                .image
+                .partitions()
+                .filter(|(_, p)| p.leader.is_none() && p.replicas.contains(&broker))
+                .map(|(tp, _)| tp)
+                .collect();
+            for tp in offline {
+                self.controller_elect(
+                    &tp,
+                    None,
+                    &format!("broker {broker} was unfenced and is in the ISR"),
+                );
+            }
+            self.publish_metadata();
+        }
+        let fenced = self
+            .controller
+            .image
+            .brokers
+            .get(&broker)
+            .is_none_or(|b| b.fenced);
+        self.send(
+            NodeId::Controller(self.controller.id),
+            NodeId::Broker(broker),
+            Payload::BrokerHeartbeatResponse { fenced },
+        );
+    }
+
+    pub(crate) fn controller_fence_check(&mut self) {
+        let timeout = self.config.broker_session_timeout_ms;
+        let stale: Vec<(BrokerId, u64)> = self
+            .controller
+            .image
+            .brokers
+            .iter()
+            .filter(|(_, reg)| !reg.fenced)
+            .filter_map(|(&b, _)| {
+                let silent = self.now.ms_since(*self.controller.last_heartbeat.get(&b)?);
+                (silent > timeout).then_some((b, silent))
+            })
+            .collect();
+        for (broker, silent_ms) in &stale {
+            self.controller
+                .image
+                .brokers
+                .insert(*broker, BrokerRegistration { fenced: true });
+            self.emit(EventKind::BrokerFenced {
+                broker: *broker,
+                silent_ms: *silent_ms,
+            });
+            let affected: Vec<TopicPartition> = self
+                .controller
+                .image
+                .partitions()
+                .filter(|(_, p)| p.isr.contains(broker) || p.leader == Some(*broker))
+                .map(|(tp, _)| tp)
+                .collect();
+            for tp in affected {
+                self.controller_elect(&tp, Some(*broker), &format!("broker {broker} was fenced"));
+            }
+        }
+        if !stale.is_empty() {
+            self.publish_metadata();
+        }
+        self.schedule_in_ms(500, Timer::ControllerFenceCheck);
+    }
+
+    /// Removes `removed` from the partition's ISR (never emptying it) and re-elects the leader if
+    /// needed, emitting events for what changed. The caller publishes.
+    fn controller_elect(&mut self, tp: &TopicPartition, removed: Option<BrokerId>, reason: &str) {
+        let unclean_enabled = self
+            .controller
+            .image
+            .topics
+            .get(&tp.topic)
+            .and_then(|t| t.config.unclean_leader_election_enable)
+            .unwrap_or(self.config.unclean_leader_election_enable);
+        let image = &self.controller.image;
+        let Some(state) = image.partition(tp).cloned() else {
+            return;
+        };
+        let mut isr = state.isr.clone();
+        if let Some(b) = removed {
+            // Without eligible leader replicas, KRaft keeps the last ISR member listed.
+            if isr.len() > 1 {
+                isr.retain(|&x| x != b);
+            }
+        }
+        let acceptable = |b: BrokerId| image.is_unfenced(b) && Some(b) != removed;
+        let election = if unclean_enabled {
+            Election::Unclean
+        } else {
+            Election::Online
+        };
+        let result = elect_leader(&state.replicas, &isr, state.leader, acceptable, election);
+        if result.unclean {
+            isr = result.leader.into_iter().collect();
+        }
+        let mut new_state = state.clone();
+        new_state.isr = isr.clone();
+        if result.leader != state.leader {
+            new_state.leader = result.leader;
+            new_state.leader_epoch += 1;
+        }
+        if new_state == state {
+            return;
+        }
+        new_state.partition_epoch += 1;
+        if let Some(t) = self.controller.image.topics.get_mut(&tp.topic) {
+            t.partitions[tp.partition as usize] = new_state.clone();
+        }
+        if new_state.isr != state.isr {
+            self.emit(EventKind::IsrChanged {
+                tp: tp.clone(),
+                from: state.isr.clone(),
+                to: new_state.isr.clone(),
+                reason: reason.to_string(),
+            });
+        }
+        if new_state.leader != state.leader {
+            let why = match (result.leader, result.unclean) {
+                (Some(l), true) => format!(
+                    "{reason}, no in-sync replica could lead and unclean.leader.election.enable=true let out-of-sync broker {l} take over (records may be lost)"
+                ),
+                (Some(l), false) => format!("{reason} and {l} is the first live replica in the ISR"),
+                (None, _) => format!("{reason} and no live replica is in the ISR [{}]", list(&new_state.isr)),
+            };
+            self.emit(EventKind::LeaderChanged {
+                tp: tp.clone(),
+                previous: state.leader,
+                leader: new_state.leader,
+                leader_epoch: new_state.leader_epoch,
+                reason: why,
+            });
+        }
+    }
+
+    fn controller_alter_partition(
+        &mut self,
+        from: BrokerId,
+        tp: &TopicPartition,
+        leader_epoch: u32,
+        partition_epoch: u32,
+        new_isr: Vec<BrokerId>,
+    ) -> Option<KafkaError> {
+        let image = &self.controller.image;
+        let state = image.partition(tp)?.clone();
+        if state.leader != Some(from) || state.leader_epoch != leader_epoch {
+            return Some(KafkaError::FencedLeaderEpoch);
+        }
+        if state.partition_epoch != partition_epoch {
+            return Some(KafkaError::InvalidUpdateVersion);
+        }
+        if new_isr
+            .iter()
+            .any(|b| !state.isr.contains(b) && !image.is_unfenced(*b))
+        {
+            return Some(KafkaError::IneligibleReplica);
+        }
+        if new_isr.is_empty() || !new_isr.contains(&from) {
+            return Some(KafkaError::InvalidRequest);
+        }
+        let grew = new_isr.len() > state.isr.len();
+        let mut new_state = state.clone();
+        new_state.isr = new_isr;
+        new_state.partition_epoch += 1;
+        if let Some(t) = self.controller.image.topics.get_mut(&tp.topic) {
+            t.partitions[tp.partition as usize] = new_state.clone();
+        }
+        let reason = if grew {
+            "the leader saw the follower catch up to its high watermark".to_string()
+        } else {
+            format!(
+                "the leader found followers that had not caught up for replica.lag.time.max.ms={} ms",
+                self.config.replica_lag_time_max_ms
+            )
+        };
+        self.emit(EventKind::IsrChanged {
+            tp: tp.clone(),
+            from: state.isr,
+            to: new_state.isr,
+            reason,
+        });
+        self.publish_metadata();
+        None
+    }
+}
+
+fn list(ids: &[BrokerId]) -> String {
+    ids.iter()
+        .map(|b| b.to_string())
+        .collect::<Vec<_>>()
+        .join(",")
+}

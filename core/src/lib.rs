@@ -1,0 +1,102 @@
+//! # kafka-sim
+//!
+//! A deterministic, in-memory simulator of an Apache Kafka cluster: brokers, a controller,
+//! topics and partitions, replication with leader epochs and the ISR, producers and consumers.
+//!
+//! The whole world is one [`Simulation`] value advanced by a seeded event queue. It performs no
+//! I/O, reads no clock and draws randomness only from its own seeded generator, so the same seed
+//! and commands give the same trace natively and in WebAssembly. Everything that happens is an
+//! [`Event`] with a narration a learner can read.
+//!
+//! ```
+//! use kafka_sim::scenario::Scenario;
+//! let scenario = Scenario::parse(r#"
+//! version = 1
+//! name = "tiny"
+//! [cluster]
+//! brokers = 3
+//! [[topics]]
+//! name = "orders"
+//! partitions = 3
+//! replication_factor = 3
+//! "#).unwrap();
+//! let mut sim = scenario.build(7).unwrap();
+//! sim.run_for_ms(1_000);
+//! assert_eq!(sim.metadata().topics["orders"].partitions.len(), 3);
+//! ```
+#![warn(missing_docs)]
+
+pub mod broker;
+pub mod config;
+pub mod consumer;
+pub mod controller;
+pub mod error;
+pub mod event;
+pub mod invariants;
+pub mod log;
+pub mod metadata;
+pub mod network;
+pub mod partitioner;
+pub mod placement;
+pub mod producer;
+pub mod rng;
+pub mod scenario;
+pub mod sim;
+pub mod time;
+pub mod view;
+
+pub use error::{Error, ErrorKind, Result};
+pub use event::{Event, EventKind};
+pub use sim::{Command, Simulation};
+pub use time::SimTime;
+
+use serde::{Deserialize, Serialize};
+
+/// A broker's (or controller's) `node.id`.
+pub type BrokerId = i32;
+
+/// Kafka protocol errors that the simulated brokers return, by their Kafka names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum KafkaError {
+    /// The broker is not the leader of the partition (stale client metadata).
+    NotLeaderOrFollower,
+    /// acks=all and the ISR is smaller than min.insync.replicas: nothing was written.
+    NotEnoughReplicas,
+    /// acks=all, written, but the ISR shrank below min.insync.replicas before it was committed.
+    NotEnoughReplicasAfterAppend,
+    /// No response within the request's timeout.
+    RequestTimedOut,
+    /// The connection to the broker failed.
+    NetworkException,
+    /// The request carries an older leader epoch than the broker's.
+    FencedLeaderEpoch,
+    /// The request carries a newer leader epoch than the broker knows.
+    UnknownLeaderEpoch,
+    /// The fetch offset is outside the log.
+    OffsetOutOfRange,
+    /// An AlterPartition based on a stale partition epoch.
+    InvalidUpdateVersion,
+    /// An AlterPartition adding a fenced or unknown broker.
+    IneligibleReplica,
+    /// A malformed request.
+    InvalidRequest,
+}
+
+impl KafkaError {
+    /// The error's name as Kafka's clients log it.
+    pub fn name(self) -> &'static str {
+        match self {
+            KafkaError::NotLeaderOrFollower => "NOT_LEADER_OR_FOLLOWER",
+            KafkaError::NotEnoughReplicas => "NOT_ENOUGH_REPLICAS",
+            KafkaError::NotEnoughReplicasAfterAppend => "NOT_ENOUGH_REPLICAS_AFTER_APPEND",
+            KafkaError::RequestTimedOut => "REQUEST_TIMED_OUT",
+            KafkaError::NetworkException => "NETWORK_EXCEPTION",
+            KafkaError::FencedLeaderEpoch => "FENCED_LEADER_EPOCH",
+            KafkaError::UnknownLeaderEpoch => "UNKNOWN_LEADER_EPOCH",
+            KafkaError::OffsetOutOfRange => "OFFSET_OUT_OF_RANGE",
+            KafkaError::InvalidUpdateVersion => "INVALID_UPDATE_VERSION",
+            KafkaError::IneligibleReplica => "INELIGIBLE_REPLICA",
+            KafkaError::InvalidRequest => "INVALID_REQUEST",
+        }
+    }
+}

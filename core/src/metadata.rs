@@ -1,0 +1,200 @@
+//! Cluster metadata as the controller records it: topics, partitions, their replicas, ISR, leader
+//! and epochs, and the pure leader-election rule (`SEMANTICS.md` §3.6).
+
+use crate::config::TopicConfig;
+use crate::BrokerId;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use std::collections::BTreeMap;
+use std::fmt;
+
+/// A topic name and partition number, written `topic-partition` as Kafka prints it.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct TopicPartition {
+    /// The topic name.
+    pub topic: String,
+    /// The partition number.
+    pub partition: u32,
+}
+
+impl TopicPartition {
+    /// `topic`-`partition`.
+    pub fn new(topic: impl Into<String>, partition: u32) -> TopicPartition {
+        TopicPartition {
+            topic: topic.into(),
+            partition,
+        }
+    }
+
+    /// Parses `topic-partition`; the partition is after the last dash.
+    pub fn parse(text: &str) -> Option<TopicPartition> {
+        let (topic, partition) = text.rsplit_once('-')?;
+        if topic.is_empty() {
+            return None;
+        }
+        Some(TopicPartition::new(topic, partition.parse().ok()?))
+    }
+}
+
+impl fmt::Display for TopicPartition {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}-{}", self.topic, self.partition)
+    }
+}
+
+// As a string, so that maps keyed by partition serialize to JSON objects.
+impl Serialize for TopicPartition {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for TopicPartition {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        TopicPartition::parse(&text).ok_or_else(|| {
+            serde::de::Error::custom(format!("'{text}' is not of the form topic-partition"))
+        })
+    }
+}
+
+/// The controller's record of one partition (`PartitionRegistration`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PartitionState {
+    /// The assigned replicas; the first is the preferred leader.
+    pub replicas: Vec<BrokerId>,
+    /// The in-sync replicas. Without eligible leader replicas Kafka never empties it: the last
+    /// member stays listed while its broker is down.
+    pub isr: Vec<BrokerId>,
+    /// The leader, or `None` when the partition is offline.
+    pub leader: Option<BrokerId>,
+    /// Bumped on every leader change.
+    pub leader_epoch: u32,
+    /// Bumped on every change of this record.
+    pub partition_epoch: u32,
+}
+
+/// A topic in the metadata image.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TopicMetadata {
+    /// A stable id, as Kafka's `TopicId` (here derived from the seed, base64-like).
+    pub topic_id: String,
+    /// Per-topic configs.
+    pub config: TopicConfig,
+    /// Partitions by number.
+    pub partitions: Vec<PartitionState>,
+}
+
+/// A broker as the controller sees it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BrokerRegistration {
+    /// Whether the controller fences the broker (it may not lead or join ISRs).
+    pub fenced: bool,
+}
+
+/// What the controller has committed, as published to brokers and through them to clients.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MetadataImage {
+    /// Increases with every change, like the offset of the metadata log.
+    pub offset: u64,
+    /// Registered brokers.
+    pub brokers: BTreeMap<BrokerId, BrokerRegistration>,
+    /// Topics by name.
+    pub topics: BTreeMap<String, TopicMetadata>,
+}
+
+impl MetadataImage {
+    /// One partition's record.
+    pub fn partition(&self, tp: &TopicPartition) -> Option<&PartitionState> {
+        self.topics
+            .get(&tp.topic)?
+            .partitions
+            .get(tp.partition as usize)
+    }
+
+    /// Every partition, in topic then partition order.
+    pub fn partitions(&self) -> impl Iterator<Item = (TopicPartition, &PartitionState)> {
+        self.topics.iter().flat_map(|(name, topic)| {
+            topic
+                .partitions
+                .iter()
+                .enumerate()
+                .map(move |(p, state)| (TopicPartition::new(name.clone(), p as u32), state))
+        })
+    }
+
+    /// Whether `broker` is registered and not fenced.
+    pub fn is_unfenced(&self, broker: BrokerId) -> bool {
+        self.brokers.get(&broker).is_some_and(|b| !b.fenced)
+    }
+}
+
+/// Which rule a leader election follows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Election {
+    /// The default: only an in-sync replica may lead.
+    Online,
+    /// Topic has `unclean.leader.election.enable=true`: if no in-sync replica can lead, any live
+    /// replica may, and the ISR becomes just that replica.
+    Unclean,
+    /// Preferred-leader election: move leadership back to the first assigned replica.
+    Preferred,
+}
+
+/// The outcome of [`elect_leader`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ElectionResult {
+    /// The elected leader, or `None` when no replica qualifies.
+    pub leader: Option<BrokerId>,
+    /// True when the leader was not in the ISR (an unclean election, which may lose data).
+    pub unclean: bool,
+}
+
+/// KRaft's `PartitionChangeBuilder.electLeader` without eligible leader replicas.
+///
+/// `acceptable` says whether a broker may lead: registered, unfenced and not shutting down.
+/// Online keeps a current leader that is still in the ISR and acceptable, else takes the first
+/// replica in assignment order that is both. Unclean adds a last resort: the first acceptable
+/// replica in assignment order. Preferred takes the first replica if it qualifies, else keeps the
+/// current leader if it still qualifies, else the first qualifying replica after it.
+pub fn elect_leader(
+    replicas: &[BrokerId],
+    isr: &[BrokerId],
+    current_leader: Option<BrokerId>,
+    acceptable: impl Fn(BrokerId) -> bool,
+    election: Election,
+) -> ElectionResult {
+    let valid = |b: BrokerId| isr.contains(&b) && acceptable(b);
+    let clean = |leader| ElectionResult {
+        leader,
+        unclean: false,
+    };
+    let current_valid = current_leader.filter(|&b| valid(b));
+    match election {
+        Election::Preferred => {
+            if let Some(&first) = replicas.first().filter(|&&b| valid(b)) {
+                return clean(Some(first));
+            }
+            if current_valid.is_some() {
+                return clean(current_valid);
+            }
+            clean(replicas.iter().skip(1).copied().find(|&b| valid(b)))
+        }
+        Election::Online | Election::Unclean => {
+            if current_valid.is_some() {
+                return clean(current_valid);
+            }
+            if let Some(b) = replicas.iter().copied().find(|&b| valid(b)) {
+                return clean(Some(b));
+            }
+            if election == Election::Unclean {
+                if let Some(b) = replicas.iter().copied().find(|&b| acceptable(b)) {
+                    return ElectionResult {
+                        leader: Some(b),
+                        unclean: true,
+                    };
+                }
+            }
+            clean(None)
+        }
+    }
+}

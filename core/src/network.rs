@@ -1,0 +1,288 @@
+//! Simulated network: every request and response between nodes is a message with a send and a
+//! receive time, so the page can animate it in flight and faults can act on it (invariant 5).
+
+use crate::log::Record;
+use crate::metadata::{MetadataImage, TopicPartition};
+use crate::time::SimTime;
+use crate::{BrokerId, KafkaError};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::fmt;
+
+/// A node that sends or receives messages.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum NodeId {
+    /// A broker, by its `node.id`.
+    Broker(BrokerId),
+    /// A controller, by its `node.id`.
+    Controller(BrokerId),
+    /// A producer client, by its index in the simulation.
+    Producer(u32),
+    /// A consumer client, by its index in the simulation.
+    Consumer(u32),
+}
+
+impl fmt::Display for NodeId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            NodeId::Broker(id) => write!(f, "broker {id}"),
+            NodeId::Controller(id) => write!(f, "controller {id}"),
+            NodeId::Producer(i) => write!(f, "producer #{i}"),
+            NodeId::Consumer(i) => write!(f, "consumer #{i}"),
+        }
+    }
+}
+
+/// Where a consumer wants to start reading (`ListOffsets`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum OffsetSpec {
+    /// The log start offset.
+    Earliest,
+    /// The high watermark.
+    Latest,
+}
+
+/// One partition in a fetch request.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FetchPartition {
+    /// The partition.
+    pub tp: TopicPartition,
+    /// The first offset wanted; for a follower this is also its log end offset.
+    pub fetch_offset: u64,
+    /// The epoch of the fetcher's last record, used by the leader to detect divergence.
+    pub last_fetched_epoch: Option<u32>,
+    /// The leader epoch the fetcher believes is current.
+    pub current_leader_epoch: u32,
+}
+
+/// What the leader answers for one partition of a fetch.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum FetchResult {
+    /// Records (possibly none) and the leader's high watermark and log start offset.
+    Records {
+        /// The records, in offset order.
+        records: Vec<Record>,
+        /// The leader's high watermark.
+        high_watermark: u64,
+        /// The leader's log start offset.
+        log_start_offset: u64,
+    },
+    /// The follower's log diverged: it must truncate to at most `end_offset` of `epoch`.
+    Diverging {
+        /// The largest epoch the leader has at or below the follower's last fetched epoch.
+        epoch: Option<u32>,
+        /// Where that epoch ends in the leader's log.
+        end_offset: u64,
+    },
+    /// The request failed for this partition.
+    Error(KafkaError),
+}
+
+/// The body of a message.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Payload {
+    /// A broker's periodic liveness signal to the controller (`BrokerHeartbeat`).
+    BrokerHeartbeat {
+        /// Changes every time the broker process restarts, like Kafka's broker epoch.
+        incarnation: u32,
+    },
+    /// The controller's answer to a heartbeat.
+    BrokerHeartbeatResponse {
+        /// Whether the controller currently fences this broker.
+        fenced: bool,
+    },
+    /// The controller publishing its metadata to a broker.
+    MetadataUpdate {
+        /// The full image; brokers ignore images older than the one they hold.
+        image: Box<MetadataImage>,
+    },
+    /// A partition leader asking the controller to change the ISR (`AlterPartition`).
+    AlterPartition {
+        /// The partition.
+        tp: TopicPartition,
+        /// The leader epoch the leader is in.
+        leader_epoch: u32,
+        /// The partition epoch the change is based on.
+        partition_epoch: u32,
+        /// The ISR the leader wants.
+        new_isr: Vec<BrokerId>,
+    },
+    /// The controller's answer to `AlterPartition`.
+    AlterPartitionResponse {
+        /// The partition.
+        tp: TopicPartition,
+        /// `None` when the change was applied.
+        error: Option<KafkaError>,
+    },
+    /// A fetch from a follower (`replica` set) or a consumer.
+    Fetch {
+        /// Matches the response to the request.
+        request_id: u64,
+        /// The follower broker, or `None` for a consumer.
+        replica: Option<BrokerId>,
+        /// The partitions wanted.
+        partitions: Vec<FetchPartition>,
+        /// `replica.fetch.wait.max.ms` or `fetch.max.wait.ms`.
+        max_wait_ms: u64,
+    },
+    /// The answer to a fetch.
+    FetchResponse {
+        /// The request answered.
+        request_id: u64,
+        /// One result per requested partition.
+        partitions: Vec<(TopicPartition, FetchResult)>,
+    },
+    /// A producer sending one batch to a partition leader.
+    Produce {
+        /// Matches the response to the request.
+        request_id: u64,
+        /// The partition.
+        tp: TopicPartition,
+        /// The producer's `acks`.
+        acks: crate::config::Acks,
+        /// `request.timeout.ms`, which is also the produce purgatory's timeout.
+        timeout_ms: u64,
+        /// The records; offsets are assigned by the leader.
+        records: Vec<Record>,
+    },
+    /// The answer to a produce request.
+    ProduceResponse {
+        /// The request answered.
+        request_id: u64,
+        /// The partition.
+        tp: TopicPartition,
+        /// The base offset of the batch, or the error.
+        result: Result<u64, KafkaError>,
+    },
+    /// A client asking any broker for partition leaders.
+    Metadata {
+        /// Matches the response to the request.
+        request_id: u64,
+    },
+    /// A broker's answer from its metadata image.
+    MetadataResponse {
+        /// The request answered.
+        request_id: u64,
+        /// The image the broker holds.
+        image: Box<MetadataImage>,
+    },
+    /// A consumer asking a leader for the earliest or latest offset.
+    ListOffsets {
+        /// Matches the response to the request.
+        request_id: u64,
+        /// The partition.
+        tp: TopicPartition,
+        /// Earliest or latest.
+        spec: OffsetSpec,
+    },
+    /// The answer to `ListOffsets`.
+    ListOffsetsResponse {
+        /// The request answered.
+        request_id: u64,
+        /// The partition.
+        tp: TopicPartition,
+        /// The offset, or the error.
+        result: Result<u64, KafkaError>,
+    },
+    /// The connection to the destination failed (the process is gone); delivered back to the
+    /// sender of `request_id`.
+    Disconnected {
+        /// The request that failed.
+        request_id: u64,
+    },
+}
+
+impl Payload {
+    /// The Kafka API name of this message, as the page labels it.
+    pub fn api_name(&self) -> &'static str {
+        match self {
+            Payload::BrokerHeartbeat { .. } | Payload::BrokerHeartbeatResponse { .. } => {
+                "BrokerHeartbeat"
+            }
+            Payload::MetadataUpdate { .. } => "MetadataUpdate",
+            Payload::AlterPartition { .. } | Payload::AlterPartitionResponse { .. } => {
+                "AlterPartition"
+            }
+            Payload::Fetch { .. } | Payload::FetchResponse { .. } => "Fetch",
+            Payload::Produce { .. } | Payload::ProduceResponse { .. } => "Produce",
+            Payload::Metadata { .. } | Payload::MetadataResponse { .. } => "Metadata",
+            Payload::ListOffsets { .. } | Payload::ListOffsetsResponse { .. } => "ListOffsets",
+            Payload::Disconnected { .. } => "Disconnect",
+        }
+    }
+
+    /// Whether this is a response (travelling back to the requester).
+    pub fn is_response(&self) -> bool {
+        matches!(
+            self,
+            Payload::BrokerHeartbeatResponse { .. }
+                | Payload::AlterPartitionResponse { .. }
+                | Payload::FetchResponse { .. }
+                | Payload::ProduceResponse { .. }
+                | Payload::MetadataResponse { .. }
+                | Payload::ListOffsetsResponse { .. }
+                | Payload::Disconnected { .. }
+        )
+    }
+}
+
+/// A message in flight.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Message {
+    /// Unique per simulation, in send order.
+    pub id: u64,
+    /// The sender.
+    pub from: NodeId,
+    /// The receiver.
+    pub to: NodeId,
+    /// When it left the sender.
+    pub sent_at: SimTime,
+    /// When it reaches the receiver.
+    pub deliver_at: SimTime,
+    /// What it carries.
+    pub payload: Payload,
+}
+
+/// Messages in flight, by id.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct Network {
+    next_id: u64,
+    in_flight: BTreeMap<u64, Message>,
+}
+
+impl Network {
+    /// Registers a message and returns its id; the caller schedules its delivery.
+    pub(crate) fn send(
+        &mut self,
+        from: NodeId,
+        to: NodeId,
+        sent_at: SimTime,
+        deliver_at: SimTime,
+        payload: Payload,
+    ) -> u64 {
+        let id = self.next_id;
+        self.next_id += 1;
+        self.in_flight.insert(
+            id,
+            Message {
+                id,
+                from,
+                to,
+                sent_at,
+                deliver_at,
+                payload,
+            },
+        );
+        id
+    }
+
+    /// Removes a message on delivery.
+    pub(crate) fn take(&mut self, id: u64) -> Option<Message> {
+        self.in_flight.remove(&id)
+    }
+
+    /// Messages in flight, in send order.
+    pub fn in_flight(&self) -> impl Iterator<Item = &Message> {
+        self.in_flight.values()
+    }
+}

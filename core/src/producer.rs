@@ -1,0 +1,575 @@
+//! A producer client: keyed partitioning, batching by `batch.size` and `linger.ms`, `acks`,
+//! retries within `delivery.timeout.ms`, and idempotent sequence numbers (`SEMANTICS.md` §1, §7).
+//!
+//! Simplification (shown in the page and ARCHITECTURE.md): at most one batch per partition is in
+//! flight, as with `max.in.flight.requests.per.connection=1`; Kafka's default allows five.
+
+use crate::config::{Acks, ProducerConfig};
+use crate::error::{Error, ErrorKind, Result};
+use crate::event::EventKind;
+use crate::log::Record;
+use crate::metadata::{MetadataImage, TopicPartition};
+use crate::network::{Message, NodeId, Payload};
+use crate::partitioner::{partition_for_key, StickyPartitioner};
+use crate::sim::{Simulation, Timer};
+use crate::time::SimTime;
+use crate::{BrokerId, KafkaError};
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, VecDeque};
+
+/// Most records a producer keeps waiting in its accumulator (stands in for `buffer.memory`).
+pub const MAX_QUEUED_RECORDS: usize = 20_000;
+/// Most producers per simulation.
+pub const MAX_PRODUCERS: usize = 16;
+/// Most records per second one producer generates.
+pub const MAX_RATE_PER_SEC: u32 = 100_000;
+
+/// What a producer workload writes.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProducerSpec {
+    /// `client.id`.
+    pub client_id: String,
+    /// The topic written to.
+    pub topic: String,
+    /// Records generated per simulated second.
+    pub rate_per_sec: u32,
+    /// Keys are `key-0` … `key-(n-1)`, drawn uniformly; 0 means null keys (sticky partitioning).
+    pub keys: u32,
+    /// Size of each record in bytes.
+    pub record_bytes: u32,
+    /// Producer configs.
+    pub config: ProducerConfig,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+struct PendingRecord {
+    key: Option<String>,
+    value: String,
+    created: SimTime,
+    size: u32,
+    sequence: i32,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+struct InFlight {
+    request_id: u64,
+    records: Vec<PendingRecord>,
+}
+
+/// Counters a producer keeps, as its metrics would show.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProducerStats {
+    /// Records handed to `send()`.
+    pub sent: u64,
+    /// Records acknowledged (with acks=0: handed to the network).
+    pub acked: u64,
+    /// Records given up after `delivery.timeout.ms`.
+    pub failed: u64,
+    /// Produce requests that came back with an error.
+    pub errors: u64,
+    /// The last error seen.
+    pub last_error: Option<String>,
+}
+
+/// A producer client.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Producer {
+    /// What it writes.
+    pub spec: ProducerSpec,
+    /// Counters.
+    pub stats: ProducerStats,
+    producer_id: i64,
+    producer_epoch: u16,
+    metadata: Option<MetadataImage>,
+    metadata_request: Option<u64>,
+    bootstrap_cursor: u64,
+    queues: BTreeMap<u32, VecDeque<PendingRecord>>,
+    retries: BTreeMap<u32, Vec<PendingRecord>>,
+    in_flight: BTreeMap<u32, InFlight>,
+    backoff_until: BTreeMap<u32, SimTime>,
+    next_sequence: BTreeMap<u32, i32>,
+    sticky: StickyPartitioner,
+    wake_at: Option<SimTime>,
+    next_value: u64,
+}
+
+impl Producer {
+    /// The partition leader this producer currently believes in.
+    pub fn known_leader(&self, partition: u32) -> Option<BrokerId> {
+        let image = self.metadata.as_ref()?;
+        image
+            .partition(&TopicPartition::new(self.spec.topic.clone(), partition))?
+            .leader
+    }
+
+    /// Records waiting in the accumulator or in flight.
+    pub fn pending(&self) -> usize {
+        self.queues.values().map(VecDeque::len).sum::<usize>()
+            + self.retries.values().map(Vec::len).sum::<usize>()
+            + self
+                .in_flight
+                .values()
+                .map(|f| f.records.len())
+                .sum::<usize>()
+    }
+}
+
+impl Simulation {
+    /// The producers, in creation order.
+    pub fn producers(&self) -> &[Producer] {
+        &self.producers
+    }
+
+    /// Adds a producer that starts sending at once.
+    pub fn add_producer(&mut self, spec: ProducerSpec) -> Result<()> {
+        spec.config.validate()?;
+        if self.producers.len() >= MAX_PRODUCERS {
+            return Err(Error::new(
+                ErrorKind::LimitExceeded,
+                format!("The simulator allows at most {MAX_PRODUCERS} producers."),
+            ));
+        }
+        if self
+            .producers
+            .iter()
+            .any(|p| p.spec.client_id == spec.client_id)
+        {
+            return Err(Error::new(
+                ErrorKind::InvalidState,
+                format!("A producer named '{}' already exists.", spec.client_id),
+            ));
+        }
+        if spec.rate_per_sec > MAX_RATE_PER_SEC {
+            return Err(Error::new(
+                ErrorKind::LimitExceeded,
+                format!("A producer may send at most {MAX_RATE_PER_SEC} records per second; {} were asked for.", spec.rate_per_sec),
+            ));
+        }
+        if !self.controller.image.topics.contains_key(&spec.topic) {
+            return Err(Error::new(
+                ErrorKind::UnknownTopic,
+                format!(
+                    "Producer '{}' writes to topic '{}', which does not exist.",
+                    spec.client_id, spec.topic
+                ),
+            ));
+        }
+        let index = self.producers.len() as u32;
+        let producer_id = if spec.config.enable_idempotence {
+            1000 + i64::from(index)
+        } else {
+            -1
+        };
+        self.producers.push(Producer {
+            spec,
+            stats: ProducerStats::default(),
+            producer_id,
+            producer_epoch: 0,
+            metadata: None,
+            metadata_request: None,
+            bootstrap_cursor: u64::from(index),
+            queues: BTreeMap::new(),
+            retries: BTreeMap::new(),
+            in_flight: BTreeMap::new(),
+            backoff_until: BTreeMap::new(),
+            next_sequence: BTreeMap::new(),
+            sticky: StickyPartitioner::default(),
+            wake_at: None,
+            next_value: 0,
+        });
+        self.producer_request_metadata(index);
+        self.schedule_in_ms(0, Timer::ProducerTick { producer: index });
+        Ok(())
+    }
+
+    pub(crate) fn set_producer_rate(&mut self, client_id: &str, rate: u32) -> Result<()> {
+        if rate > MAX_RATE_PER_SEC {
+            return Err(Error::new(
+                ErrorKind::LimitExceeded,
+                format!("A producer may send at most {MAX_RATE_PER_SEC} records per second."),
+            ));
+        }
+        let producer = self
+            .producers
+            .iter_mut()
+            .find(|p| p.spec.client_id == client_id)
+            .ok_or_else(|| {
+                Error::new(
+                    ErrorKind::UnknownClient,
+                    format!("There is no producer named '{client_id}'."),
+                )
+            })?;
+        producer.spec.rate_per_sec = rate;
+        Ok(())
+    }
+
+    fn producer_request_metadata(&mut self, index: u32) {
+        let brokers: Vec<BrokerId> = self.brokers.iter().map(|b| b.id).collect();
+        let p = &mut self.producers[index as usize];
+        if p.metadata_request.is_some() || brokers.is_empty() {
+            return;
+        }
+        let target = brokers[(p.bootstrap_cursor % brokers.len() as u64) as usize];
+        p.bootstrap_cursor += 1;
+        let request_id = self.request_id();
+        let p = &mut self.producers[index as usize];
+        p.metadata_request = Some(request_id);
+        let timeout = p.spec.config.request_timeout_ms;
+        self.send(
+            NodeId::Producer(index),
+            NodeId::Broker(target),
+            Payload::Metadata { request_id },
+        );
+        self.schedule_in_ms(
+            timeout,
+            Timer::ProducerRequestTimeout {
+                producer: index,
+                request_id,
+            },
+        );
+    }
+
+    pub(crate) fn producer_timer(&mut self, timer: Timer) {
+        match timer {
+            Timer::ProducerTick { producer } => {
+                let rate = self.producers[producer as usize].spec.rate_per_sec;
+                if rate > 0 {
+                    self.producer_generate(producer);
+                    let interval_us = (1_000_000 / u64::from(rate)).max(1);
+                    let at = self.now.plus_us(interval_us);
+                    self.schedule(
+                        at,
+                        crate::sim::Task::Timer(Timer::ProducerTick { producer }),
+                    );
+                } else {
+                    // Paused: look again in a second in case the rate was raised.
+                    self.schedule_in_ms(1_000, Timer::ProducerTick { producer });
+                }
+                self.producer_try_send(producer);
+            }
+            Timer::ProducerWake { producer } => {
+                self.producers[producer as usize].wake_at = None;
+                self.producer_try_send(producer);
+            }
+            Timer::ProducerRequestTimeout {
+                producer,
+                request_id,
+            } => {
+                let p = &mut self.producers[producer as usize];
+                if p.metadata_request == Some(request_id) {
+                    p.metadata_request = None;
+                    self.producer_request_metadata(producer);
+                    return;
+                }
+                let partition = p
+                    .in_flight
+                    .iter()
+                    .find(|(_, f)| f.request_id == request_id)
+                    .map(|(&k, _)| k);
+                if let Some(partition) = partition {
+                    self.producer_failed_batch(producer, partition, KafkaError::RequestTimedOut);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn producer_generate(&mut self, index: u32) {
+        let now = self.now;
+        let partitions = self
+            .controller
+            .image
+            .topics
+            .get(&self.producers[index as usize].spec.topic)
+            .map_or(0, |t| t.partitions.len() as u32);
+        let p = &self.producers[index as usize];
+        if partitions == 0 || p.pending() >= MAX_QUEUED_RECORDS {
+            return;
+        }
+        // Partition counts come from the client's own metadata once it has it.
+        let known = p
+            .metadata
+            .as_ref()
+            .and_then(|m| m.topics.get(&p.spec.topic))
+            .map_or(partitions, |t| t.partitions.len() as u32);
+        let key =
+            (p.spec.keys > 0).then(|| format!("key-{}", self.rng.below(u64::from(p.spec.keys))));
+        let p = &mut self.producers[index as usize];
+        let value = format!("{}-{}", p.spec.client_id, p.next_value);
+        p.next_value += 1;
+        let partition = match &key {
+            Some(k) => partition_for_key(k.as_bytes(), known).unwrap_or(0),
+            None => {
+                let available: Vec<u32> = (0..known)
+                    .filter(|&q| p.known_leader(q).is_some())
+                    .collect();
+                let (batch, size) = (p.spec.config.batch_size, u64::from(p.spec.record_bytes));
+                p.sticky
+                    .partition(&mut self.rng, known, &available, size, batch)
+            }
+        };
+        let size = p.spec.record_bytes;
+        p.queues
+            .entry(partition)
+            .or_default()
+            .push_back(PendingRecord {
+                key,
+                value,
+                created: now,
+                size,
+                sequence: -1,
+            });
+        p.stats.sent += 1;
+    }
+
+    /// Sends every batch that is ready: full, lingered long enough, or a retry past its backoff.
+    fn producer_try_send(&mut self, index: u32) {
+        let now = self.now;
+        let mut next_wake: Option<SimTime> = None;
+        let mut needs_metadata = false;
+        let partitions: Vec<u32> = {
+            let p = &self.producers[index as usize];
+            p.queues
+                .iter()
+                .filter(|(_, q)| !q.is_empty())
+                .map(|(&k, _)| k)
+                .chain(p.retries.keys().copied())
+                .collect()
+        };
+        for partition in partitions {
+            let p = &mut self.producers[index as usize];
+            if p.in_flight.contains_key(&partition) {
+                continue;
+            }
+            if let Some(&until) = p.backoff_until.get(&partition) {
+                if until > now {
+                    next_wake = Some(next_wake.map_or(until, |w| w.min(until)));
+                    continue;
+                }
+            }
+            let Some(leader) = p.known_leader(partition) else {
+                needs_metadata = true;
+                continue;
+            };
+            let config = p.spec.config.clone();
+            let records = if let Some(retry) = p.retries.remove(&partition) {
+                // A retry resends exactly the same batch, sequence numbers included, so that the
+                // broker can recognise a duplicate.
+                retry
+            } else {
+                let queue = p.queues.entry(partition).or_default();
+                let queued_bytes: u64 = queue.iter().map(|r| u64::from(r.size)).sum();
+                let oldest = queue.front().map_or(now, |r| r.created);
+                let linger_done = now.ms_since(oldest) >= config.linger_ms;
+                if queued_bytes < config.batch_size && !linger_done {
+                    let at = oldest.plus_ms(config.linger_ms);
+                    next_wake = Some(next_wake.map_or(at, |w| w.min(at)));
+                    continue;
+                }
+                let mut batch = Vec::new();
+                let mut bytes = 0u64;
+                while let Some(r) = queue.front() {
+                    if !batch.is_empty() && bytes + u64::from(r.size) > config.batch_size {
+                        break;
+                    }
+                    bytes += u64::from(r.size);
+                    batch.push(queue.pop_front().expect("front exists"));
+                }
+                if p.producer_id >= 0 {
+                    let seq = p.next_sequence.entry(partition).or_insert(0);
+                    for r in &mut batch {
+                        r.sequence = *seq;
+                        *seq = seq.wrapping_add(1).max(0);
+                    }
+                }
+                batch
+            };
+            if records.is_empty() {
+                continue;
+            }
+            let request_id = self.request_id();
+            let p = &mut self.producers[index as usize];
+            let tp = TopicPartition::new(p.spec.topic.clone(), partition);
+            let wire: Vec<Record> = records
+                .iter()
+                .map(|r| Record {
+                    offset: 0,
+                    leader_epoch: 0,
+                    timestamp_ms: r.created.as_ms(),
+                    key: r.key.clone(),
+                    value: r.value.clone(),
+                    size_bytes: r.size,
+                    producer_id: p.producer_id,
+                    producer_epoch: p.producer_epoch,
+                    sequence: r.sequence,
+                })
+                .collect();
+            if config.acks == Acks::None {
+                // Nobody waits for an answer: the records count as sent once on the wire.
+                p.stats.acked += records.len() as u64;
+            } else {
+                p.in_flight.insert(
+                    partition,
+                    InFlight {
+                        request_id,
+                        records,
+                    },
+                );
+                self.schedule_in_ms(
+                    config.request_timeout_ms,
+                    Timer::ProducerRequestTimeout {
+                        producer: index,
+                        request_id,
+                    },
+                );
+            }
+            self.send(
+                NodeId::Producer(index),
+                NodeId::Broker(leader),
+                Payload::Produce {
+                    request_id,
+                    tp,
+                    acks: config.acks,
+                    timeout_ms: config.request_timeout_ms,
+                    records: wire,
+                },
+            );
+        }
+        if needs_metadata {
+            self.producer_request_metadata(index);
+        }
+        if let Some(at) = next_wake {
+            let p = &mut self.producers[index as usize];
+            if p.wake_at.is_none_or(|w| at < w) {
+                p.wake_at = Some(at);
+                self.schedule(
+                    at,
+                    crate::sim::Task::Timer(Timer::ProducerWake { producer: index }),
+                );
+            }
+        }
+    }
+
+    pub(crate) fn producer_receive(&mut self, index: u32, message: Message) {
+        match message.payload {
+            Payload::MetadataResponse { request_id, image } => {
+                let p = &mut self.producers[index as usize];
+                if p.metadata_request != Some(request_id) {
+                    return;
+                }
+                p.metadata_request = None;
+                let complete = image.topics.contains_key(&p.spec.topic);
+                p.metadata = Some(*image);
+                if !complete {
+                    // A freshly started broker may not have the topic yet: ask another.
+                    self.producer_backoff_metadata(index);
+                }
+                self.producer_try_send(index);
+            }
+            Payload::ProduceResponse {
+                request_id,
+                tp,
+                result,
+            } => {
+                let p = &mut self.producers[index as usize];
+                if p.in_flight.get(&tp.partition).map(|f| f.request_id) != Some(request_id) {
+                    return;
+                }
+                match result {
+                    Ok(_) => {
+                        let batch = p.in_flight.remove(&tp.partition).expect("checked above");
+                        p.stats.acked += batch.records.len() as u64;
+                        self.producer_try_send(index);
+                    }
+                    Err(error) => self.producer_failed_batch(index, tp.partition, error),
+                }
+            }
+            Payload::Disconnected { request_id } => {
+                let p = &mut self.producers[index as usize];
+                if p.metadata_request == Some(request_id) {
+                    p.metadata_request = None;
+                    self.producer_backoff_metadata(index);
+                    return;
+                }
+                let partition = p
+                    .in_flight
+                    .iter()
+                    .find(|(_, f)| f.request_id == request_id)
+                    .map(|(&k, _)| k);
+                if let Some(partition) = partition {
+                    self.producer_failed_batch(index, partition, KafkaError::NetworkException);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn producer_backoff_metadata(&mut self, index: u32) {
+        let backoff = self.producers[index as usize].spec.config.retry_backoff_ms;
+        // The next wake retries metadata because partitions without a known leader ask for it.
+        let p = &mut self.producers[index as usize];
+        p.metadata = None;
+        let at = self.now.plus_ms(backoff);
+        if p.wake_at.is_none_or(|w| at < w) {
+            p.wake_at = Some(at);
+            self.schedule(
+                at,
+                crate::sim::Task::Timer(Timer::ProducerWake { producer: index }),
+            );
+        }
+    }
+
+    /// A failed batch is retried after `retry.backoff.ms` with fresh metadata, unless its oldest
+    /// record is older than `delivery.timeout.ms`.
+    fn producer_failed_batch(&mut self, index: u32, partition: u32, error: KafkaError) {
+        let now = self.now;
+        let p = &mut self.producers[index as usize];
+        let Some(batch) = p.in_flight.remove(&partition) else {
+            return;
+        };
+        p.stats.errors += 1;
+        p.stats.last_error = Some(error.name().to_string());
+        let oldest = batch.records.first().map_or(now, |r| r.created);
+        let gave_up = now.ms_since(oldest) >= p.spec.config.delivery_timeout_ms;
+        let tp = TopicPartition::new(p.spec.topic.clone(), partition);
+        let client = p.spec.client_id.clone();
+        if gave_up {
+            p.stats.failed += batch.records.len() as u64;
+            if p.producer_id >= 0 {
+                // Kafka bumps the producer epoch so that sequences restart cleanly at zero.
+                p.producer_epoch += 1;
+                p.next_sequence.clear();
+                for retry in p.retries.values_mut() {
+                    for r in retry.iter_mut() {
+                        r.sequence = -1;
+                    }
+                }
+                let stale: Vec<(u32, Vec<PendingRecord>)> =
+                    std::mem::take(&mut p.retries).into_iter().collect();
+                for (q, records) in stale {
+                    let queue = p.queues.entry(q).or_default();
+                    for r in records.into_iter().rev() {
+                        queue.push_front(r);
+                    }
+                }
+            }
+        } else {
+            p.retries.insert(partition, batch.records);
+            let backoff = p.spec.config.retry_backoff_ms;
+            p.backoff_until.insert(partition, now.plus_ms(backoff));
+            p.metadata = None;
+        }
+        let previous = self.events().back().cloned();
+        let kind = EventKind::ProduceFailed {
+            producer: client,
+            tp,
+            error: error.name().to_string(),
+            gave_up,
+        };
+        // One line per streak of identical failures keeps the timeline readable.
+        if previous.map(|e| e.kind) != Some(kind.clone()) {
+            self.emit(kind);
+        }
+        self.producer_try_send(index);
+    }
+}

@@ -1,0 +1,386 @@
+//! The simulated world: one value holding every node, the network and the event queue, advanced
+//! only by [`Simulation::step`] (architecture invariant 2).
+
+use crate::broker::Broker;
+use crate::config::BrokerConfig;
+use crate::consumer::Consumer;
+use crate::controller::Controller;
+use crate::error::{Error, ErrorKind, Result};
+use crate::event::{Event, EventKind};
+use crate::network::{Message, Network, NodeId, Payload};
+use crate::producer::Producer;
+use crate::rng::SimRng;
+use crate::time::SimTime;
+use crate::BrokerId;
+use serde::{Deserialize, Serialize};
+use std::cmp::Ordering;
+use std::collections::{BinaryHeap, VecDeque};
+
+/// How many narrated events are kept for the page and the timeline (invariant 8).
+pub const MAX_EVENTS: usize = 2_000;
+/// Most brokers a simulation may have.
+pub const MAX_BROKERS: u32 = 12;
+
+/// A timer that fires at a simulated time. Timers of a broker carry its incarnation, so that
+/// timers set before a restart are ignored after it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) enum Timer {
+    BrokerHeartbeat {
+        broker: BrokerId,
+        incarnation: u32,
+    },
+    BrokerIsrCheck {
+        broker: BrokerId,
+        incarnation: u32,
+    },
+    BrokerFetchBackoff {
+        broker: BrokerId,
+        incarnation: u32,
+        leader: BrokerId,
+    },
+    BrokerFetchWait {
+        broker: BrokerId,
+        incarnation: u32,
+        request_id: u64,
+    },
+    BrokerProduceTimeout {
+        broker: BrokerId,
+        incarnation: u32,
+        request_id: u64,
+    },
+    ControllerFenceCheck,
+    ProducerTick {
+        producer: u32,
+    },
+    ProducerWake {
+        producer: u32,
+    },
+    ProducerRequestTimeout {
+        producer: u32,
+        request_id: u64,
+    },
+    ConsumerWake {
+        consumer: u32,
+    },
+    ConsumerRequestTimeout {
+        consumer: u32,
+        request_id: u64,
+    },
+    ConsumerAutoCommit {
+        consumer: u32,
+    },
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) enum Task {
+    Deliver(u64),
+    Timer(Timer),
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct Scheduled {
+    time: SimTime,
+    seq: u64,
+    task: Task,
+}
+
+// The queue is a max-heap; invert so that the earliest (time, sequence) comes out first.
+impl Ord for Scheduled {
+    fn cmp(&self, other: &Self) -> Ordering {
+        (other.time, other.seq).cmp(&(self.time, self.seq))
+    }
+}
+impl PartialOrd for Scheduled {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+/// A user intent on the running simulation (from the page, a scenario timeline or the CLI).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Command {
+    /// Hard-kill a broker process.
+    KillBroker(BrokerId),
+    /// Start a killed broker again.
+    RestartBroker(BrokerId),
+    /// Change a producer's rate in records per second (0 pauses it).
+    SetProducerRate {
+        /// The producer's client id.
+        producer: String,
+        /// Records per second.
+        rate_per_sec: u32,
+    },
+}
+
+/// The whole simulated world.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Simulation {
+    pub(crate) now: SimTime,
+    pub(crate) seed: u64,
+    pub(crate) rng: SimRng,
+    queue: BinaryHeap<Scheduled>,
+    next_seq: u64,
+    pub(crate) next_request_id: u64,
+    pub(crate) network: Network,
+    pub(crate) config: BrokerConfig,
+    pub(crate) controller: Controller,
+    pub(crate) brokers: Vec<Broker>,
+    pub(crate) producers: Vec<Producer>,
+    pub(crate) consumers: Vec<Consumer>,
+    pub(crate) committed: std::collections::BTreeMap<
+        String,
+        std::collections::BTreeMap<crate::metadata::TopicPartition, u64>,
+    >,
+    events: VecDeque<Event>,
+    event_count: u64,
+    steps: u64,
+    trace_hash: u64,
+}
+
+/// FNV-1a over bytes: a stable, platform-independent digest of the trace.
+fn fnv1a(mut hash: u64, bytes: &[u8]) -> u64 {
+    for &b in bytes {
+        hash ^= u64::from(b);
+        hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    hash
+}
+
+impl Simulation {
+    /// An empty cluster of `brokers` brokers (ids 1..=n) and one controller (id 100), seeded.
+    pub fn new(brokers: u32, config: BrokerConfig, seed: u64) -> Result<Simulation> {
+        if brokers == 0 || brokers > MAX_BROKERS {
+            return Err(Error::new(
+                ErrorKind::LimitExceeded,
+                format!("A cluster needs between 1 and {MAX_BROKERS} brokers; {brokers} were asked for."),
+            ));
+        }
+        let ids: Vec<BrokerId> = (1..=brokers as BrokerId).collect();
+        let mut sim = Simulation {
+            now: SimTime::ZERO,
+            seed,
+            rng: SimRng::from_seed(seed),
+            queue: BinaryHeap::new(),
+            next_seq: 0,
+            next_request_id: 1,
+            network: Network::default(),
+            config,
+            controller: Controller::new(100, &ids),
+            brokers: ids.iter().map(|&id| Broker::new(id)).collect(),
+            producers: Vec::new(),
+            consumers: Vec::new(),
+            committed: Default::default(),
+            events: VecDeque::new(),
+            event_count: 0,
+            steps: 0,
+            trace_hash: 0xcbf2_9ce4_8422_2325,
+        };
+        sim.schedule(
+            SimTime::from_ms(500),
+            Task::Timer(Timer::ControllerFenceCheck),
+        );
+        for id in ids {
+            sim.start_broker(id);
+        }
+        Ok(sim)
+    }
+
+    /// The current simulated time.
+    pub fn now(&self) -> SimTime {
+        self.now
+    }
+
+    /// The seed the simulation was created with.
+    pub fn seed(&self) -> u64 {
+        self.seed
+    }
+
+    /// How many queued tasks (deliveries and timers) have run.
+    pub fn steps(&self) -> u64 {
+        self.steps
+    }
+
+    /// A digest of everything that has happened so far: every task run and every event. Two
+    /// runs with the same seed and commands have the same digest, natively and in wasm.
+    pub fn trace_hash(&self) -> u64 {
+        self.trace_hash
+    }
+
+    /// The most recent events, oldest first (at most [`MAX_EVENTS`]).
+    pub fn events(&self) -> &VecDeque<Event> {
+        &self.events
+    }
+
+    /// How many events happened in total, including those no longer kept.
+    pub fn event_count(&self) -> u64 {
+        self.event_count
+    }
+
+    /// Messages currently in flight.
+    pub fn messages_in_flight(&self) -> impl Iterator<Item = &Message> {
+        self.network.in_flight()
+    }
+
+    /// The controller's id.
+    pub fn controller_id(&self) -> BrokerId {
+        self.controller.id
+    }
+
+    /// Cluster-wide broker settings.
+    pub fn broker_config(&self) -> &BrokerConfig {
+        &self.config
+    }
+
+    pub(crate) fn schedule(&mut self, time: SimTime, task: Task) {
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        self.queue.push(Scheduled { time, seq, task });
+    }
+
+    pub(crate) fn schedule_in_ms(&mut self, ms: u64, timer: Timer) {
+        let time = self.now.plus_ms(ms);
+        self.schedule(time, Task::Timer(timer));
+    }
+
+    pub(crate) fn request_id(&mut self) -> u64 {
+        let id = self.next_request_id;
+        self.next_request_id += 1;
+        id
+    }
+
+    /// Sends a message; it arrives after the network latency plus random jitter.
+    pub(crate) fn send(&mut self, from: NodeId, to: NodeId, payload: Payload) {
+        let jitter = self.rng.below(self.config.network_jitter_us + 1);
+        let deliver_at = self.now.plus_us(self.config.network_latency_us + jitter);
+        let id = self.network.send(from, to, self.now, deliver_at, payload);
+        self.schedule(deliver_at, Task::Deliver(id));
+    }
+
+    pub(crate) fn emit(&mut self, kind: EventKind) {
+        let event = Event {
+            time: self.now,
+            kind,
+        };
+        self.trace_hash = fnv1a(self.trace_hash, format!("{:?}", event).as_bytes());
+        self.event_count += 1;
+        if self.events.len() == MAX_EVENTS {
+            self.events.pop_front();
+        }
+        self.events.push_back(event);
+    }
+
+    pub(crate) fn broker_index(&self, id: BrokerId) -> Option<usize> {
+        self.brokers.iter().position(|b| b.id == id)
+    }
+
+    /// Runs the next queued task. Returns false when nothing is left to do.
+    pub fn step(&mut self) -> bool {
+        let Some(next) = self.queue.pop() else {
+            return false;
+        };
+        self.now = next.time;
+        self.steps += 1;
+        self.trace_hash = fnv1a(self.trace_hash, &next.time.0.to_le_bytes());
+        self.trace_hash = fnv1a(self.trace_hash, &next.seq.to_le_bytes());
+        match next.task {
+            Task::Deliver(id) => {
+                if let Some(message) = self.network.take(id) {
+                    self.deliver(message);
+                }
+            }
+            Task::Timer(timer) => self.fire(timer),
+        }
+        true
+    }
+
+    /// Runs every task up to and including `until`, then sets the clock to `until`.
+    pub fn run_until(&mut self, until: SimTime) {
+        while self.queue.peek().is_some_and(|s| s.time <= until) {
+            self.step();
+        }
+        if until > self.now {
+            self.now = until;
+        }
+    }
+
+    /// Runs for `ms` more simulated milliseconds.
+    pub fn run_for_ms(&mut self, ms: u64) {
+        self.run_until(self.now.plus_ms(ms));
+    }
+
+    /// Applies a user command. On error the simulation is unchanged.
+    pub fn apply(&mut self, command: Command) -> Result<()> {
+        match command {
+            Command::KillBroker(id) => self.kill_broker(id),
+            Command::RestartBroker(id) => self.restart_broker(id),
+            Command::SetProducerRate {
+                producer,
+                rate_per_sec,
+            } => self.set_producer_rate(&producer, rate_per_sec),
+        }
+    }
+
+    fn deliver(&mut self, message: Message) {
+        match message.to {
+            NodeId::Controller(_) => self.controller_receive(message),
+            NodeId::Broker(id) => {
+                let alive = self.broker_index(id).is_some_and(|i| self.brokers[i].alive);
+                if alive {
+                    self.broker_receive(id, message);
+                } else if let Some(request_id) = crate::broker::request_id_of(&message.payload) {
+                    // A dead process refuses the connection: the sender learns at once.
+                    self.send(
+                        message.to,
+                        message.from,
+                        Payload::Disconnected { request_id },
+                    );
+                }
+            }
+            NodeId::Producer(i) => self.producer_receive(i, message),
+            NodeId::Consumer(i) => self.consumer_receive(i, message),
+        }
+    }
+
+    fn fire(&mut self, timer: Timer) {
+        match timer {
+            Timer::ControllerFenceCheck => self.controller_fence_check(),
+            Timer::BrokerHeartbeat {
+                broker,
+                incarnation,
+            }
+            | Timer::BrokerIsrCheck {
+                broker,
+                incarnation,
+            }
+            | Timer::BrokerFetchBackoff {
+                broker,
+                incarnation,
+                ..
+            }
+            | Timer::BrokerFetchWait {
+                broker,
+                incarnation,
+                ..
+            }
+            | Timer::BrokerProduceTimeout {
+                broker,
+                incarnation,
+                ..
+            } => {
+                let current = self
+                    .broker_index(broker)
+                    .filter(|&i| self.brokers[i].alive)
+                    .map(|i| self.brokers[i].incarnation);
+                if current == Some(incarnation) {
+                    self.broker_timer(broker, timer);
+                }
+            }
+            Timer::ProducerTick { .. }
+            | Timer::ProducerWake { .. }
+            | Timer::ProducerRequestTimeout { .. } => self.producer_timer(timer),
+            Timer::ConsumerWake { .. }
+            | Timer::ConsumerRequestTimeout { .. }
+            | Timer::ConsumerAutoCommit { .. } => self.consumer_timer(timer),
+        }
+    }
+}
