@@ -572,7 +572,9 @@ impl Simulation {
             return;
         }
         let hw = replica.log.high_watermark();
-        let isr_len = replica.isr.len();
+        // Kafka's checkEnoughReplicasReachOffset counts the maximal ISR (committed plus pending
+        // additions), the same set the high watermark was computed over.
+        let isr_len = isr.len();
         let me = NodeId::Broker(id);
         let mut done = Vec::new();
         self.brokers[i].pending_produces.retain(|p| {

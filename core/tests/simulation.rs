@@ -241,3 +241,47 @@ fn the_world_serializes() {
     let json = serde_json::to_string(&run.sim).expect("the whole world is Serialize");
     assert!(json.contains("orders-0"));
 }
+
+#[test]
+fn a_follower_rejoining_the_isr_completes_waiting_acks_all_writes_without_error() {
+    // Both followers die; writes appended while the ISR still listed two members wait in the
+    // purgatory. When broker 2 returns and catches up, the leader counts it in the maximal ISR
+    // (KIP-497), so those writes succeed instead of failing NOT_ENOUGH_REPLICAS_AFTER_APPEND.
+    let scenario = Scenario::parse(&base(
+        r#"
+[[timeline]]
+at_ms = 3000
+action = "kill-broker"
+broker = 2
+[[timeline]]
+at_ms = 5000
+action = "kill-broker"
+broker = 1
+[[timeline]]
+at_ms = 19000
+action = "restart-broker"
+broker = 2
+"#,
+    ))
+    .unwrap();
+    let mut run = scenario.start(11).unwrap();
+    run.advance_to(SimTime::from_ms(30_000));
+    let errors: Vec<String> = run
+        .sim
+        .events()
+        .iter()
+        .map(|e| e.narrate())
+        .filter(|n| n.contains("got NOT_ENOUGH"))
+        .collect();
+    assert!(
+        errors.iter().any(|n| n.contains("NOT_ENOUGH_REPLICAS ")),
+        "writes were refused while the ISR was one: {errors:?}"
+    );
+    assert!(
+        !errors.iter().any(|n| n.contains("AFTER_APPEND")),
+        "{errors:?}"
+    );
+    for view in run.sim.partition_views() {
+        assert!(view.isr.contains(&2), "{} ISR {:?}", view.tp, view.isr);
+    }
+}

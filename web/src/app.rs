@@ -1,0 +1,112 @@
+//! The page: header with time controls, the cluster diagram, tables and the event log.
+
+use crate::components::{
+    BrokerCardView, ConsumerView, Controls, EventLog, PartitionsTable, ProducerView,
+};
+use crate::state::{Action, Playground, TICK_MS};
+use crate::view_model::Frame;
+use gloo::timers::callback::Interval;
+use yew::prelude::*;
+
+/// Where the model is simpler than Kafka; shown on the page so that nobody learns it as fact.
+pub const SIMPLIFICATIONS: &[&str] = &[
+    "One controller that never fails stands in for the KRaft quorum (Raft elections come later); it pushes metadata to brokers, where KRaft brokers fetch the metadata log.",
+    "Replica placement uses Kafka's rack-unaware AdminUtils algorithm, not yet the KRaft StripedReplicaPlacer.",
+    "The producer keeps one batch per partition in flight, as with max.in.flight.requests.per.connection=1.",
+    "The consumer is assigned every partition directly; groups, the coordinator and __consumer_offsets come later, so commits are kept by the simulator.",
+    "A killed broker keeps its whole log (no unflushed data is lost).",
+];
+
+/// Props of [`App`].
+#[derive(Properties, PartialEq)]
+pub struct AppProps {
+    /// Whether the clock ticks by itself; tests turn it off and drive ticks themselves.
+    #[prop_or(true)]
+    pub autotick: bool,
+}
+
+impl Default for AppProps {
+    fn default() -> Self {
+        AppProps { autotick: true }
+    }
+}
+
+/// The whole page.
+#[component]
+pub fn App(props: &AppProps) -> Html {
+    let state = use_reducer(Playground::default_scenario);
+    {
+        let dispatcher = state.dispatcher();
+        let autotick = props.autotick;
+        use_effect_with(autotick, move |autotick| {
+            let interval = autotick
+                .then(|| Interval::new(TICK_MS as u32, move || dispatcher.dispatch(Action::Tick)));
+            move || drop(interval)
+        });
+    }
+    let frame = Frame::of(&state.run.borrow().sim);
+    let dispatch = |action: Action| {
+        let d = state.dispatcher();
+        move |_| d.dispatch(action.clone())
+    };
+    let on_toggle = Callback::from(dispatch(Action::TogglePlay));
+    let on_reset = Callback::from(dispatch(Action::Reset));
+    let on_speed = {
+        let d = state.dispatcher();
+        Callback::from(move |s: u32| d.dispatch(Action::SetSpeed(s)))
+    };
+    let on_broker = {
+        let d = state.dispatcher();
+        Callback::from(move |(id, kill): (kafka_sim::BrokerId, bool)| {
+            d.dispatch(if kill {
+                Action::KillBroker(id)
+            } else {
+                Action::RestartBroker(id)
+            })
+        })
+    };
+    html! {
+        <div class="app">
+            <header class="top">
+                <h1>{ "Kafka Playground" }</h1>
+                <p class="scenario">{ format!("{} — seed {}", state.scenario.name, state.seed) }</p>
+                <Controls playing={state.playing} speed={state.speed} time_ms={frame.time_ms}
+                    {on_toggle} {on_speed} {on_reset} />
+            </header>
+            if let Some(error) = &state.error {
+                <p class="error" role="alert">{ error }</p>
+            }
+            <main>
+                <section class="diagram" aria-label="Cluster">
+                    <div class="row clients">
+                        { for frame.producers.iter().map(|p| html! { <ProducerView panel={p.clone()} /> }) }
+                        <section class="controller" aria-label={format!("Active controller {}", frame.controller_id)}>
+                            <h3>{ format!("Controller {}", frame.controller_id) }</h3>
+                            <p>{ "active controller · fences brokers after broker.session.timeout.ms and elects leaders" }</p>
+                            <p class="wire">{ "in flight: " }
+                                { for frame.in_flight.iter().map(|(api, n)| html! { <span class="msg">{ format!("{api} ×{n}") }</span> }) }
+                            </p>
+                        </section>
+                    </div>
+                    <div class="row brokers">
+                        { for frame.brokers.iter().map(|b| html! {
+                            <BrokerCardView key={b.id} card={b.clone()} on_action={on_broker.clone()} />
+                        }) }
+                    </div>
+                    <div class="row clients">
+                        { for frame.consumers.iter().map(|c| html! { <ConsumerView panel={c.clone()} /> }) }
+                    </div>
+                    <p class="legend" aria-label="Legend">
+                        { "★ leader · ● in-sync follower · ◐ out-of-sync follower · ✕ offline — LEO: log end offset, HW: high watermark (consumers read below it)" }
+                    </p>
+                </section>
+                <PartitionsTable partitions={frame.partitions.clone()} />
+                <EventLog events={frame.events.clone()} />
+                <details class="simplifications">
+                    <summary>{ "What this model simplifies" }</summary>
+                    <ul>{ for SIMPLIFICATIONS.iter().map(|s| html! { <li>{ *s }</li> }) }</ul>
+                </details>
+            </main>
+        </div>
+    }
+}
