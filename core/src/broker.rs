@@ -940,14 +940,15 @@ impl Simulation {
                 FetchResult::Records {
                     records,
                     high_watermark,
-                    log_start_offset,
+                    ..
                 } => {
+                    // Only records that continue this log are taken; anything else is left to
+                    // the next fetch, whose offset tells the leader where this replica stands.
                     for record in records {
                         if record.offset == replica.log.log_end_offset() {
                             replica.log.append(record);
                         }
                     }
-                    let _ = log_start_offset;
                     replica.log.set_high_watermark(high_watermark);
                 }
                 FetchResult::Diverging { epoch, end_offset } => {

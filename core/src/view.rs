@@ -89,6 +89,13 @@ pub struct PartitionView {
     pub replica_views: Vec<ReplicaView>,
 }
 
+impl PartitionView {
+    /// Kafka's `UnderReplicatedPartitions` condition: fewer in-sync replicas than assigned ones.
+    pub fn is_under_replicated(&self) -> bool {
+        self.isr.len() < self.replicas.len()
+    }
+}
+
 /// A message in flight with how far along it is, for animation.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct MessageView {

@@ -285,3 +285,26 @@ broker = 2
         assert!(view.isr.contains(&2), "{} ISR {:?}", view.tp, view.isr);
     }
 }
+
+#[test]
+fn a_dead_follower_makes_partitions_under_replicated_once_fenced() {
+    let scenario = Scenario::parse(&base(
+        "[[timeline]]\nat_ms = 1000\naction = \"kill-broker\"\nbroker = 3\n",
+    ))
+    .unwrap();
+    let mut run = scenario.start(4).unwrap();
+    run.advance_to(SimTime::from_ms(5_000));
+    assert!(
+        run.sim
+            .partition_views()
+            .iter()
+            .all(|p| !p.is_under_replicated()),
+        "not fenced yet"
+    );
+    run.advance_to(SimTime::from_ms(12_000));
+    assert!(run
+        .sim
+        .partition_views()
+        .iter()
+        .all(|p| p.is_under_replicated()));
+}

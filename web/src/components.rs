@@ -152,7 +152,7 @@ pub fn PartitionsTable(props: &PartitionsProps) -> Html {
                             <td>{ p.log_start_offset }</td>
                             <td>{ p.high_watermark }</td>
                             <td>{ p.log_end_offset }</td>
-                            <td>{ if p.isr.len() < p.replicas.len() { "Yes" } else { "No" } }</td>
+                            <td>{ if p.is_under_replicated() { "Yes" } else { "No" } }</td>
                         </tr>
                     }
                 }) }
