@@ -60,7 +60,7 @@ struct Report {
 }
 
 fn parse_hex(text: &str) -> Result<Vec<u8>, String> {
-    if text.len() % 2 != 0 {
+    if !text.len().is_multiple_of(2) {
         return Err("--key-hex needs an even number of hex digits".into());
     }
     (0..text.len())

@@ -1,7 +1,7 @@
 //! A broker: its replicas' logs, the leader side (produce, fetch, high watermark, ISR changes)
 //! and the follower side (the fetch loop and truncation), `SEMANTICS.md` §3.
 
-use crate::config::Acks;
+use crate::config::{Acks, FollowerTruncation};
 use crate::event::EventKind;
 use crate::log::{Record, ReplicaLog};
 use crate::metadata::{MetadataImage, TopicPartition};
@@ -44,6 +44,9 @@ pub struct Replica {
     pub followers: BTreeMap<BrokerId, FollowerState>,
     /// On the leader: an ISR change sent to the controller and not yet applied.
     pending_isr: Option<Vec<BrokerId>>,
+    /// When the pending ISR change was sent, so that a request lost on the way is sent again.
+    #[serde(default)]
+    pending_isr_since: SimTime,
 }
 
 impl Replica {
@@ -93,6 +96,8 @@ pub struct Broker {
     pub alive: bool,
     /// Increases at every start, like Kafka's broker epoch.
     pub incarnation: u32,
+    /// The broker asked for a controlled shutdown and waits for the controller's go.
+    pub shutting_down: bool,
     image: MetadataImage,
     /// Replicas by partition. Logs survive a kill (they are on disk).
     pub replicas: BTreeMap<TopicPartition, Replica>,
@@ -107,6 +112,7 @@ impl Broker {
             id,
             alive: false,
             incarnation: 0,
+            shutting_down: false,
             image: MetadataImage::default(),
             replicas: BTreeMap::new(),
             fetchers: BTreeMap::new(),
@@ -139,6 +145,7 @@ impl Simulation {
         };
         let broker = &mut self.brokers[i];
         broker.alive = true;
+        broker.shutting_down = false;
         broker.incarnation += 1;
         broker.image = MetadataImage::default();
         broker.fetchers.clear();
@@ -165,18 +172,78 @@ impl Simulation {
                 incarnation,
             },
         );
+        let writeback = self.config.os_writeback_interval_ms;
+        self.schedule_in_ms(
+            writeback,
+            Timer::BrokerWriteback {
+                broker: id,
+                incarnation,
+            },
+        );
     }
 
-    pub(crate) fn kill_broker(&mut self, id: BrokerId) -> crate::Result<()> {
+    /// A machine crash: the process stops and each log loses its unflushed suffix.
+    pub(crate) fn crash_broker(&mut self, id: BrokerId) -> crate::Result<()> {
         let i = self.require_broker(id)?;
-        if !self.brokers[i].alive {
+        self.require_alive(i)?;
+        let mut lost = Vec::new();
+        for (tp, replica) in self.brokers[i].replicas.iter_mut() {
+            let n = replica.log.lose_unflushed();
+            if n > 0 {
+                lost.push((tp.clone(), n));
+            }
+        }
+        self.stop_broker(i);
+        self.emit(EventKind::BrokerCrashed { broker: id, lost });
+        Ok(())
+    }
+
+    /// Starts a controlled shutdown: the broker tells the controller at once and stops when the
+    /// controller answers that it leads nothing any more.
+    pub(crate) fn shutdown_broker(&mut self, id: BrokerId) -> crate::Result<()> {
+        let i = self.require_broker(id)?;
+        self.require_alive(i)?;
+        if self.brokers[i].shutting_down {
             return Err(crate::Error::new(
                 crate::ErrorKind::InvalidState,
-                format!("Broker {id} is already dead."),
+                format!("Broker {id} is already shutting down."),
             ));
         }
+        self.brokers[i].shutting_down = true;
+        self.emit(EventKind::BrokerShuttingDown { broker: id });
+        self.broker_send_heartbeat(i);
+        Ok(())
+    }
+
+    fn require_alive(&self, i: usize) -> crate::Result<()> {
+        if self.brokers[i].alive {
+            Ok(())
+        } else {
+            Err(crate::Error::new(
+                crate::ErrorKind::InvalidState,
+                format!("Broker {} is already stopped.", self.brokers[i].id),
+            ))
+        }
+    }
+
+    fn broker_send_heartbeat(&mut self, i: usize) {
+        let broker = &self.brokers[i];
+        let payload = Payload::BrokerHeartbeat {
+            incarnation: broker.incarnation,
+            metadata_offset: broker.image.offset,
+            want_shut_down: broker.shutting_down,
+        };
+        let me = NodeId::Broker(broker.id);
+        let controller = NodeId::Controller(self.controller.id);
+        self.send(me, controller, payload);
+    }
+
+    /// Stops the process: requests it holds fail, timers it set are ignored from now on.
+    fn stop_broker(&mut self, i: usize) {
+        let id = self.brokers[i].id;
         let broker = &mut self.brokers[i];
         broker.alive = false;
+        broker.shutting_down = false;
         // Requests held by the process die with it; their clients see the connection close.
         let mut closed: Vec<(NodeId, u64)> = broker
             .parked
@@ -189,10 +256,26 @@ impl Simulation {
                 .drain(..)
                 .map(|p| (p.from, p.request_id)),
         );
-        self.emit(EventKind::BrokerKilled { broker: id });
         for (to, request_id) in closed {
             self.send(NodeId::Broker(id), to, Payload::Disconnected { request_id });
         }
+    }
+
+    /// Flushes every log whose unflushed records reached `log.flush.interval.messages`.
+    fn maybe_flush(&mut self, i: usize, tp: &TopicPartition) {
+        let every = self.config.log_flush_interval_messages;
+        if let Some(r) = self.brokers[i].replicas.get_mut(tp) {
+            if r.log.log_end_offset() - r.log.flushed_offset() >= every {
+                r.log.flush();
+            }
+        }
+    }
+
+    pub(crate) fn kill_broker(&mut self, id: BrokerId) -> crate::Result<()> {
+        let i = self.require_broker(id)?;
+        self.require_alive(i)?;
+        self.emit(EventKind::BrokerKilled { broker: id });
+        self.stop_broker(i);
         Ok(())
     }
 
@@ -209,7 +292,7 @@ impl Simulation {
         Ok(())
     }
 
-    fn require_broker(&self, id: BrokerId) -> crate::Result<usize> {
+    pub(crate) fn require_broker(&self, id: BrokerId) -> crate::Result<usize> {
         self.broker_index(id).ok_or_else(|| {
             crate::Error::new(
                 crate::ErrorKind::UnknownBroker,
@@ -232,8 +315,7 @@ impl Simulation {
         let me = NodeId::Broker(id);
         match timer {
             Timer::BrokerHeartbeat { incarnation, .. } => {
-                let controller = NodeId::Controller(self.controller.id);
-                self.send(me, controller, Payload::BrokerHeartbeat { incarnation });
+                self.broker_send_heartbeat(i);
                 let interval = self.config.broker_heartbeat_interval_ms;
                 self.schedule_in_ms(
                     interval,
@@ -270,6 +352,31 @@ impl Simulation {
                 {
                     let parked = self.brokers[i].parked.remove(pos);
                     self.leader_answer_fetch(i, parked);
+                }
+            }
+            Timer::BrokerWriteback { incarnation, .. } => {
+                for replica in self.brokers[i].replicas.values_mut() {
+                    replica.log.flush();
+                }
+                let writeback = self.config.os_writeback_interval_ms;
+                self.schedule_in_ms(
+                    writeback,
+                    Timer::BrokerWriteback {
+                        broker: id,
+                        incarnation,
+                    },
+                );
+            }
+            Timer::BrokerFetchTimeout { request_id, .. } => {
+                // The response never came (a cut link or a lost message): give up on the request
+                // as Kafka's replica fetcher does after replica.socket.timeout.ms.
+                let leader = self.brokers[i]
+                    .fetchers
+                    .iter()
+                    .find(|(_, f)| f.in_flight == Some(request_id))
+                    .map(|(&leader, _)| leader);
+                if let Some(leader) = leader {
+                    self.follower_backoff(i, leader);
                 }
             }
             Timer::BrokerProduceTimeout { request_id, .. } => {
@@ -355,11 +462,22 @@ impl Simulation {
                     },
                 );
             }
-            Payload::AlterPartitionResponse { tp, error } => {
-                if error.is_some() {
-                    if let Some(r) = self.brokers[i].replicas.get_mut(&tp) {
-                        r.pending_isr = None;
-                    }
+            Payload::BrokerHeartbeatResponse {
+                should_shut_down: true,
+                ..
+            } if self.brokers[i].shutting_down => {
+                for replica in self.brokers[i].replicas.values_mut() {
+                    replica.log.flush();
+                }
+                self.stop_broker(i);
+                self.emit(EventKind::BrokerShutDown { broker: id });
+            }
+            Payload::AlterPartitionResponse {
+                tp,
+                error: Some(_),
+            } => {
+                if let Some(r) = self.brokers[i].replicas.get_mut(&tp) {
+                    r.pending_isr = None;
                 }
             }
             Payload::Disconnected { request_id } => {
@@ -383,6 +501,8 @@ impl Simulation {
             return;
         }
         let now = self.now;
+        let legacy_hw = self.config.follower_truncation == FollowerTruncation::HighWatermark;
+        let mut hw_truncations = Vec::new();
         let mut changed_leaderships = Vec::new();
         for (tp, state) in image.partitions() {
             if !state.replicas.contains(&id) {
@@ -405,6 +525,16 @@ impl Simulation {
                 replica.leader = state.leader;
                 replica.leader_epoch = state.leader_epoch;
                 replica.followers.clear();
+                if legacy_hw && state.leader.is_some_and(|l| l != id) {
+                    // Pre-KIP-101 makeFollower: everything above the local high watermark is
+                    // discarded, committed or not (traces T1 and T2).
+                    let before = replica.log.log_end_offset();
+                    replica.log.truncate_to(replica.log.high_watermark());
+                    let after = replica.log.log_end_offset();
+                    if after < before {
+                        hw_truncations.push((tp.clone(), before, after));
+                    }
+                }
                 if state.leader == Some(id) {
                     replica.log.begin_epoch(state.leader_epoch);
                     // On election, in-sync followers count as caught up now, others never.
@@ -427,6 +557,15 @@ impl Simulation {
             }
         }
         self.brokers[i].image = image;
+        for (tp, from_offset, to_offset) in hw_truncations {
+            self.emit(EventKind::Truncated {
+                broker: id,
+                tp,
+                from_offset,
+                to_offset,
+                rule: FollowerTruncation::HighWatermark,
+            });
+        }
         // A deposed leader answers its waiting produce requests with NOT_LEADER_OR_FOLLOWER.
         let me = NodeId::Broker(id);
         let mut failed = Vec::new();
@@ -524,6 +663,7 @@ impl Simulation {
         }
         let end_offset = replica.log.log_end_offset();
         let base_offset = base.unwrap_or(end_offset);
+        self.maybe_flush(i, &tp);
         match acks {
             Acks::None | Acks::Leader => respond(self, Ok(base_offset)),
             Acks::All => {
@@ -554,13 +694,21 @@ impl Simulation {
     fn leader_maybe_advance_hw(&mut self, i: usize, tp: &TopicPartition) {
         let id = self.brokers[i].id;
         let min_isr = self.effective_min_isr(&tp.topic) as usize;
+        let legacy_isr = self.config.hw_ignores_pending_isr;
         let Some(replica) = self.brokers[i].replicas.get_mut(tp) else {
             return;
         };
         if replica.leader != Some(id) {
             return;
         }
-        let isr = replica.maximal_isr();
+        // Trace T6: counting only the committed ISR lets the HW pass a replica whose addition
+        // the controller is about to apply, and that replica may then be elected without the
+        // records.
+        let isr = if legacy_isr {
+            replica.isr.clone()
+        } else {
+            replica.maximal_isr()
+        };
         if isr.len() < min_isr {
             return;
         }
@@ -617,6 +765,7 @@ impl Simulation {
     ) {
         // A follower's fetch offset tells the leader its log end offset (§3.1).
         if let Some(follower) = replica_id {
+            let rule = self.config.follower_truncation;
             let now = self.now;
             let me = self.brokers[i].id;
             let mut touched = Vec::new();
@@ -627,7 +776,7 @@ impl Simulation {
                 if replica.leader != Some(me) || fp.current_leader_epoch != replica.leader_epoch {
                     continue;
                 }
-                if !leader_accepts_position(&replica.log, fp) {
+                if !leader_accepts_position(&replica.log, fp, rule) {
                     continue;
                 }
                 let leader_leo = replica.log.log_end_offset();
@@ -691,7 +840,34 @@ impl Simulation {
             if fp.current_leader_epoch > replica.leader_epoch {
                 return FetchResult::Error(KafkaError::UnknownLeaderEpoch);
             }
-            if let Some(last) = fp.last_fetched_epoch {
+            match self.config.follower_truncation {
+                FollowerTruncation::LeaderEpoch => {}
+                FollowerTruncation::Kip101 => {
+                    if let Some(last) = fp.last_fetched_epoch {
+                        let end = kip101_end_offset(&replica.log, last);
+                        if end < fp.fetch_offset {
+                            return FetchResult::Diverging {
+                                epoch: None,
+                                end_offset: end,
+                            };
+                        }
+                    }
+                }
+                FollowerTruncation::HighWatermark => {
+                    // Before leader epochs a follower ahead of the leader learnt the leader's
+                    // log end offset (ListOffsets) and truncated to it; this answer stands for
+                    // that exchange.
+                    if fp.fetch_offset > replica.log.log_end_offset() {
+                        return FetchResult::Diverging {
+                            epoch: None,
+                            end_offset: replica.log.log_end_offset(),
+                        };
+                    }
+                }
+            }
+            if let (FollowerTruncation::LeaderEpoch, Some(last)) =
+                (self.config.follower_truncation, fp.last_fetched_epoch)
+            {
                 match replica.log.end_offset_for_epoch(last) {
                     Some((epoch, end)) if epoch == last && end >= fp.fetch_offset => {}
                     Some((epoch, end)) => {
@@ -798,6 +974,7 @@ impl Simulation {
         let mut new_isr = replica.isr.clone();
         new_isr.push(follower);
         replica.pending_isr = Some(new_isr.clone());
+        replica.pending_isr_since = self.now;
         let payload = Payload::AlterPartition {
             tp: tp.clone(),
             leader_epoch: replica.leader_epoch,
@@ -814,7 +991,15 @@ impl Simulation {
         let now = self.now;
         let lag_max = self.config.replica_lag_time_max_ms;
         let mut requests = Vec::new();
+        let retry_after = self.config.replica_socket_timeout_ms;
         for (tp, replica) in self.brokers[i].replicas.iter_mut() {
+            // An AlterPartition that got no answer (lost on a cut link) is given up after the
+            // socket timeout, so that the next check can send a fresh one.
+            if replica.pending_isr.is_some()
+                && now.ms_since(replica.pending_isr_since) > retry_after
+            {
+                replica.pending_isr = None;
+            }
             if replica.leader != Some(id) || replica.pending_isr.is_some() {
                 continue;
             }
@@ -840,6 +1025,7 @@ impl Simulation {
                 .filter(|b| !lagging.contains(b))
                 .collect();
             replica.pending_isr = Some(new_isr.clone());
+            replica.pending_isr_since = now;
             requests.push(Payload::AlterPartition {
                 tp: tp.clone(),
                 leader_epoch: replica.leader_epoch,
@@ -856,6 +1042,8 @@ impl Simulation {
     /// Sends one fetch to each leader this broker follows, unless one is already out.
     pub(crate) fn follower_maybe_fetch(&mut self, i: usize) {
         let id = self.brokers[i].id;
+        // Before KIP-101 fetches carried no epoch: the follower trusted its high watermark.
+        let legacy_hw = self.config.follower_truncation == FollowerTruncation::HighWatermark;
         let mut by_leader: BTreeMap<BrokerId, Vec<FetchPartition>> = BTreeMap::new();
         for (tp, replica) in &self.brokers[i].replicas {
             let Some(leader) = replica.leader.filter(|&l| l != id) else {
@@ -864,7 +1052,11 @@ impl Simulation {
             by_leader.entry(leader).or_default().push(FetchPartition {
                 tp: tp.clone(),
                 fetch_offset: replica.log.log_end_offset(),
-                last_fetched_epoch: replica.log.latest_epoch(),
+                last_fetched_epoch: if legacy_hw {
+                    None
+                } else {
+                    replica.log.latest_epoch()
+                },
                 current_leader_epoch: replica.leader_epoch,
             });
         }
@@ -889,6 +1081,15 @@ impl Simulation {
                     replica: Some(id),
                     partitions,
                     max_wait_ms: wait,
+                },
+            );
+            let incarnation = self.brokers[i].incarnation;
+            self.schedule_in_ms(
+                self.config.replica_socket_timeout_ms,
+                Timer::BrokerFetchTimeout {
+                    broker: id,
+                    incarnation,
+                    request_id,
                 },
             );
         }
@@ -929,6 +1130,7 @@ impl Simulation {
         }
         let mut errors = false;
         let mut truncations = Vec::new();
+        let mut appended = Vec::new();
         for (tp, result) in partitions {
             let Some(replica) = self.brokers[i].replicas.get_mut(&tp) else {
                 continue;
@@ -950,6 +1152,7 @@ impl Simulation {
                         }
                     }
                     replica.log.set_high_watermark(high_watermark);
+                    appended.push(tp.clone());
                 }
                 FetchResult::Diverging { epoch, end_offset } => {
                     // KIP-279: truncate to where both logs agree; if the follower does not know
@@ -974,12 +1177,16 @@ impl Simulation {
                 FetchResult::Error(_) => errors = true,
             }
         }
+        for tp in appended {
+            self.maybe_flush(i, &tp);
+        }
         for (tp, from_offset, to_offset) in truncations {
             self.emit(EventKind::Truncated {
                 broker: id,
                 tp,
                 from_offset,
                 to_offset,
+                rule: self.config.follower_truncation,
             });
         }
         if errors {
@@ -996,15 +1203,32 @@ impl Simulation {
 }
 
 /// Whether a follower's fetch position is one the leader can count as its log end offset: it
-/// must not be ahead of the leader, and its last epoch must match the leader's log.
-fn leader_accepts_position(log: &ReplicaLog, fp: &FetchPartition) -> bool {
+/// must not be ahead of the leader, and its last epoch must match the leader's log (under the
+/// rule in force).
+fn leader_accepts_position(
+    log: &ReplicaLog,
+    fp: &FetchPartition,
+    rule: FollowerTruncation,
+) -> bool {
     if fp.fetch_offset > log.log_end_offset() {
         return false;
     }
-    match fp.last_fetched_epoch {
-        None => true,
-        Some(last) => {
+    match (rule, fp.last_fetched_epoch) {
+        (_, None) | (FollowerTruncation::HighWatermark, _) => true,
+        (FollowerTruncation::Kip101, Some(last)) => kip101_end_offset(log, last) >= fp.fetch_offset,
+        (FollowerTruncation::LeaderEpoch, Some(last)) => {
             matches!(log.end_offset_for_epoch(last), Some((e, end)) if e == last && end >= fp.fetch_offset)
         }
     }
+}
+
+/// KIP-101's `OffsetsForLeaderEpoch` answer: the start offset of the first epoch after
+/// `requested`, or the log end offset when there is none. Unlike KIP-279 it does not say which
+/// epoch the offset belongs to, so a follower that never had the leader's epochs keeps records
+/// the leader does not have (trace T4).
+fn kip101_end_offset(log: &ReplicaLog, requested: u32) -> u64 {
+    log.epochs()
+        .iter()
+        .find(|e| e.epoch > requested)
+        .map_or(log.log_end_offset(), |e| e.start_offset)
 }

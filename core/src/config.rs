@@ -23,6 +23,17 @@ fn int_in(name: &str, value: &str, min: i64, max: i64) -> Result<i64> {
     Ok(parsed)
 }
 
+/// Checks that a command's number lies in `min..=max`.
+pub(crate) fn check_range(name: &str, value: u64, min: u64, max: u64) -> Result<()> {
+    if value < min || value > max {
+        return Err(Error::new(
+            ErrorKind::InvalidConfig,
+            format!("Invalid {name} {value}: it must be between {min} and {max}."),
+        ));
+    }
+    Ok(())
+}
+
 fn bool_value(name: &str, value: &str) -> Result<bool> {
     match value.trim() {
         "true" => Ok(true),
@@ -64,6 +75,48 @@ pub struct BrokerConfig {
     pub network_latency_us: u64,
     /// Simulator setting: random extra latency added to each message, up to this many microseconds.
     pub network_jitter_us: u64,
+    /// `log.flush.interval.messages`: fsync a log after this many unflushed records. Kafka's
+    /// default (`Long.MAX_VALUE`) never fsyncs and leaves durability to replication.
+    pub log_flush_interval_messages: u64,
+    /// Simulator setting: how often the operating system writes the page cache back to disk
+    /// (Linux's flusher thread wakes every 5 s). A lossy hard kill loses what is not yet written.
+    pub os_writeback_interval_ms: u64,
+    /// `replica.socket.timeout.ms`: how long a follower waits for a fetch response before it gives
+    /// up on the request and backs off.
+    pub replica_socket_timeout_ms: u64,
+    /// Whether eligible leader replicas (KIP-966) are on: Kafka enables them with the feature
+    /// `eligible.leader.replicas.version=1`.
+    pub eligible_leader_replicas: bool,
+    /// How a follower finds where its log diverges from a new leader's; older rules are kept so
+    /// that lessons can replay the bugs that made Kafka change.
+    pub follower_truncation: FollowerTruncation,
+    /// Legacy rule for teaching: the leader's high watermark counts only the committed ISR and
+    /// ignores replicas whose addition is pending (before KIP-497's maximal ISR, trace T6).
+    pub hw_ignores_pending_isr: bool,
+}
+
+/// The rule a follower uses to discard a diverged log suffix (`SEMANTICS.md` §3.5).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum FollowerTruncation {
+    /// Current Kafka (KIP-279, fetch-based since 2.7): the largest common epoch and its end.
+    LeaderEpoch,
+    /// KIP-101 alone (Kafka 0.11 to 1.x): the leader answers the start of the next higher epoch
+    /// when it never had the requested one, which lets logs diverge after fast elections (T4).
+    Kip101,
+    /// Before KIP-101: truncate to the follower's own high watermark, which can drop committed
+    /// records (T1) and let logs diverge (T2).
+    HighWatermark,
+}
+
+impl FollowerTruncation {
+    /// The value as written in a scenario.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FollowerTruncation::LeaderEpoch => "leader-epoch",
+            FollowerTruncation::Kip101 => "kip-101",
+            FollowerTruncation::HighWatermark => "high-watermark",
+        }
+    }
 }
 
 impl Default for BrokerConfig {
@@ -77,6 +130,12 @@ impl Default for BrokerConfig {
             unclean_leader_election_enable: false,
             network_latency_us: 1_000,
             network_jitter_us: 500,
+            log_flush_interval_messages: i64::MAX as u64,
+            os_writeback_interval_ms: 5_000,
+            replica_socket_timeout_ms: 30_000,
+            eligible_leader_replicas: false,
+            follower_truncation: FollowerTruncation::LeaderEpoch,
+            hw_ignores_pending_isr: false,
         }
     }
 }
@@ -91,6 +150,12 @@ impl BrokerConfig {
         "unclean.leader.election.enable",
         "sim.network.latency.us",
         "sim.network.jitter.us",
+        "log.flush.interval.messages",
+        "sim.os.writeback.interval.ms",
+        "replica.socket.timeout.ms",
+        "eligible.leader.replicas.enable",
+        "sim.legacy.follower.truncation",
+        "sim.legacy.hw.ignores.pending.isr",
     ];
 
     /// Sets one config by its Kafka name, validating the value.
@@ -117,6 +182,34 @@ impl BrokerConfig {
             }
             "sim.network.jitter.us" => {
                 self.network_jitter_us = int_in(name, value, 0, 10_000_000)? as u64
+            }
+            "log.flush.interval.messages" => {
+                self.log_flush_interval_messages = int_in(name, value, 1, i64::MAX)? as u64
+            }
+            "sim.os.writeback.interval.ms" => {
+                self.os_writeback_interval_ms = int_in(name, value, 10, 3_600_000)? as u64
+            }
+            "replica.socket.timeout.ms" => {
+                self.replica_socket_timeout_ms = int_in(name, value, 100, 3_600_000)? as u64
+            }
+            "eligible.leader.replicas.enable" => {
+                self.eligible_leader_replicas = bool_value(name, value)?
+            }
+            "sim.legacy.follower.truncation" => {
+                self.follower_truncation = match value {
+                    "leader-epoch" => FollowerTruncation::LeaderEpoch,
+                    "kip-101" => FollowerTruncation::Kip101,
+                    "high-watermark" => FollowerTruncation::HighWatermark,
+                    _ => {
+                        return Err(Error::new(
+                            ErrorKind::InvalidConfig,
+                            format!("{name} must be leader-epoch (current Kafka), kip-101 or high-watermark; '{value}' is none of them."),
+                        ))
+                    }
+                }
+            }
+            "sim.legacy.hw.ignores.pending.isr" => {
+                self.hw_ignores_pending_isr = bool_value(name, value)?
             }
             _ => return Err(unknown("broker", name, Self::KNOWN)),
         }

@@ -177,9 +177,11 @@ impl Simulation {
             return;
         };
         match message.payload {
-            Payload::BrokerHeartbeat { incarnation } => {
-                self.controller_heartbeat(broker, incarnation)
-            }
+            Payload::BrokerHeartbeat {
+                incarnation,
+                metadata_offset,
+                want_shut_down,
+            } => self.controller_heartbeat(broker, incarnation, metadata_offset, want_shut_down),
             Payload::AlterPartition {
                 tp,
                 leader_epoch,
@@ -203,8 +205,15 @@ impl Simulation {
         }
     }
 
-    fn controller_heartbeat(&mut self, broker: BrokerId, incarnation: u32) {
+    fn controller_heartbeat(
+        &mut self,
+        broker: BrokerId,
+        incarnation: u32,
+        metadata_offset: u64,
+        want_shut_down: bool,
+    ) {
         self.controller.last_heartbeat.insert(broker, self.now);
+        let offset_before = self.controller.image.offset;
         let known = self.controller.incarnations.get(&broker).copied();
         if known != Some(incarnation) {
             // A restarted broker registers anew and stays fenced until it heartbeats again.
@@ -215,6 +224,8 @@ impl Simulation {
                 .insert(broker, BrokerRegistration { fenced: true });
             self.emit(EventKind::BrokerRegistered { broker });
             self.publish_metadata();
+        } else if want_shut_down {
+            self.controller_controlled_shutdown(broker);
         } else if self
             .controller
             .image
@@ -250,11 +261,66 @@ impl Simulation {
             .brokers
             .get(&broker)
             .is_none_or(|b| b.fenced);
+        let me = NodeId::Controller(self.controller.id);
+        // A broker that missed an image (lost on a cut link) gets the current one again, as a
+        // KRaft broker would catch up by fetching the metadata log.
+        if self.controller.image.offset == offset_before && metadata_offset < offset_before {
+            let image = Box::new(self.controller.image.clone());
+            self.send(
+                me,
+                NodeId::Broker(broker),
+                Payload::MetadataUpdate { image },
+            );
+        }
+        let should_shut_down = want_shut_down && self.controller_leads_nothing(broker);
         self.send(
-            NodeId::Controller(self.controller.id),
+            me,
             NodeId::Broker(broker),
-            Payload::BrokerHeartbeatResponse { fenced },
+            Payload::BrokerHeartbeatResponse {
+                fenced,
+                should_shut_down,
+            },
         );
+    }
+
+    fn controller_leads_nothing(&self, broker: BrokerId) -> bool {
+        self.controller
+            .image
+            .partitions()
+            .all(|(_, p)| p.leader != Some(broker))
+    }
+
+    /// KRaft's controlled shutdown: the broker leaves every ISR it can leave, its leaderships
+    /// move to other in-sync replicas, and it is fenced so that nothing moves back to it.
+    fn controller_controlled_shutdown(&mut self, broker: BrokerId) {
+        if self
+            .controller
+            .image
+            .brokers
+            .get(&broker)
+            .is_none_or(|b| b.fenced)
+        {
+            return;
+        }
+        let affected: Vec<TopicPartition> = self
+            .controller
+            .image
+            .partitions()
+            .filter(|(_, p)| p.isr.contains(&broker) || p.leader == Some(broker))
+            .map(|(tp, _)| tp)
+            .collect();
+        for tp in affected {
+            self.controller_elect(
+                &tp,
+                Some(broker),
+                &format!("broker {broker} is in controlled shutdown"),
+            );
+        }
+        self.controller
+            .image
+            .brokers
+            .insert(broker, BrokerRegistration { fenced: true });
+        self.publish_metadata();
     }
 
     pub(crate) fn controller_fence_check(&mut self) {

@@ -23,6 +23,40 @@ pub enum EventKind {
         /// The broker.
         broker: BrokerId,
     },
+    /// A broker's machine crashed: the process stopped and the unflushed suffix of its logs is
+    /// gone (a lossy hard kill).
+    BrokerCrashed {
+        /// The broker.
+        broker: BrokerId,
+        /// Records lost per partition (only partitions that lost some).
+        lost: Vec<(TopicPartition, u64)>,
+    },
+    /// A broker asked the controller for a controlled shutdown.
+    BrokerShuttingDown {
+        /// The broker.
+        broker: BrokerId,
+    },
+    /// A broker finished its controlled shutdown: logs flushed, process stopped.
+    BrokerShutDown {
+        /// The broker.
+        broker: BrokerId,
+    },
+    /// A network fault was injected.
+    NetworkFault {
+        /// What now goes wrong, in words.
+        description: String,
+    },
+    /// A config was changed while the cluster runs.
+    ConfigChanged {
+        /// The topic, or `None` for a cluster-wide config.
+        topic: Option<String>,
+        /// The config's name.
+        name: String,
+        /// Its new value.
+        value: String,
+    },
+    /// Every network cut and isolation was removed.
+    NetworkHealed,
     /// A broker process was started again.
     BrokerRestarted {
         /// The broker.
@@ -79,6 +113,8 @@ pub enum EventKind {
         from_offset: u64,
         /// Its log end offset after.
         to_offset: u64,
+        /// The truncation rule in force.
+        rule: crate::config::FollowerTruncation,
     },
     /// A produce request failed; the producer will retry unless the delivery timeout passed.
     ProduceFailed {
@@ -139,6 +175,26 @@ impl Event {
             EventKind::BrokerKilled { broker } => format!(
                 "Broker {broker} was killed. Its process stopped; the controller will notice only when its heartbeats stop arriving."
             ),
+            EventKind::BrokerCrashed { broker, lost } => {
+                if lost.is_empty() {
+                    format!("Broker {broker}'s machine crashed; every record it held was already on disk, so nothing was lost locally.")
+                } else {
+                    format!(
+                        "Broker {broker}'s machine crashed and lost records that were only in the page cache: {}.",
+                        lost.iter().map(|(tp, n)| format!("{n} of {tp}")).collect::<Vec<_>>().join(", ")
+                    )
+                }
+            }
+            EventKind::BrokerShuttingDown { broker } => format!(
+                "Broker {broker} asked the controller for a controlled shutdown: its leaderships move away first."
+            ),
+            EventKind::BrokerShutDown { broker } => {
+                format!("Broker {broker} completed its controlled shutdown, flushed its logs and stopped.")
+            }
+            EventKind::NetworkFault { description } => format!("Network fault: {description}."),
+            EventKind::ConfigChanged { topic: Some(t), name, value } => format!("Topic {t}: {name} is now {value}."),
+            EventKind::ConfigChanged { topic: None, name, value } => format!("Cluster config {name} is now {value}."),
+            EventKind::NetworkHealed => "The network was healed: every cut link works again.".to_string(),
             EventKind::BrokerRestarted { broker } => format!("Broker {broker} was restarted and registers with the controller."),
             EventKind::BrokerRegistered { broker } => {
                 format!("The controller registered broker {broker}; it stays fenced until its next heartbeat.")
@@ -159,9 +215,14 @@ impl Event {
             EventKind::IsrChanged { tp, from, to, reason } => {
                 format!("ISR of {tp} changed from [{}] to [{}] because {reason}.", ids(from), ids(to))
             }
-            EventKind::Truncated { broker, tp, from_offset, to_offset } => format!(
-                "Broker {broker} truncated its copy of {tp} from offset {from_offset} to {to_offset} to match the leader's log (leader-epoch lookup)."
-            ),
+            EventKind::Truncated { broker, tp, from_offset, to_offset, rule } => {
+                let why = match rule {
+                    crate::config::FollowerTruncation::LeaderEpoch => "to match the leader's log (leader-epoch lookup, KIP-279)",
+                    crate::config::FollowerTruncation::Kip101 => "to the offset the leader gave for its last epoch (legacy KIP-101 lookup)",
+                    crate::config::FollowerTruncation::HighWatermark => "to its own high watermark (legacy rule before KIP-101; committed records may go)",
+                };
+                format!("Broker {broker} truncated its copy of {tp} from offset {from_offset} to {to_offset} {why}.")
+            }
             EventKind::ProduceFailed { producer, tp, error, gave_up } => {
                 if *gave_up {
                     format!("{producer} gave up a batch for {tp} after {error}: delivery.timeout.ms passed.")

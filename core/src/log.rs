@@ -50,6 +50,10 @@ pub struct ReplicaLog {
     log_end_offset: u64,
     high_watermark: u64,
     epochs: Vec<EpochEntry>,
+    /// Records below this offset are on disk (fsynced or written back by the operating system);
+    /// the rest live only in the page cache and are lost if the machine crashes.
+    #[serde(default)]
+    flushed_offset: u64,
 }
 
 impl ReplicaLog {
@@ -71,6 +75,24 @@ impl ReplicaLog {
     /// Records below this offset are committed and visible to consumers.
     pub fn high_watermark(&self) -> u64 {
         self.high_watermark
+    }
+
+    /// Records below this offset survive a machine crash; the rest are only in the page cache.
+    pub fn flushed_offset(&self) -> u64 {
+        self.flushed_offset
+    }
+
+    /// Makes every record durable (an fsync, the operating system's write-back, or the flush of
+    /// a clean shutdown).
+    pub fn flush(&mut self) {
+        self.flushed_offset = self.log_end_offset;
+    }
+
+    /// A machine crash: the unflushed suffix is gone. Returns how many records were lost.
+    pub fn lose_unflushed(&mut self) -> u64 {
+        let before = self.log_end_offset;
+        self.truncate_to(self.flushed_offset);
+        before - self.log_end_offset
     }
 
     /// The leader-epoch cache, oldest first.
@@ -152,6 +174,7 @@ impl ReplicaLog {
         self.log_end_offset = offset;
         self.epochs.retain(|e| e.start_offset < offset);
         self.high_watermark = self.high_watermark.min(offset);
+        self.flushed_offset = self.flushed_offset.min(offset);
     }
 
     /// Empties the log and restarts it at `offset` (a follower whose fetch offset fell below the
@@ -162,6 +185,7 @@ impl ReplicaLog {
         self.log_start_offset = offset;
         self.log_end_offset = offset;
         self.high_watermark = offset;
+        self.flushed_offset = offset;
     }
 
     /// Sets the high watermark, clamped to `[log start, log end]` as `UnifiedLog` does. Returns

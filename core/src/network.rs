@@ -85,11 +85,18 @@ pub enum Payload {
     BrokerHeartbeat {
         /// Changes every time the broker process restarts, like Kafka's broker epoch.
         incarnation: u32,
+        /// The offset of the metadata image the broker holds (`currentMetadataOffset`), so that
+        /// the controller re-sends an image the broker missed.
+        metadata_offset: u64,
+        /// The broker asks for a controlled shutdown (`wantShutDown`).
+        want_shut_down: bool,
     },
     /// The controller's answer to a heartbeat.
     BrokerHeartbeatResponse {
         /// Whether the controller currently fences this broker.
         fenced: bool,
+        /// The controlled shutdown is complete: the broker leads nothing and may stop.
+        should_shut_down: bool,
     },
     /// The controller publishing its metadata to a broker.
     MetadataUpdate {
@@ -248,6 +255,10 @@ pub struct Message {
 pub struct Network {
     next_id: u64,
     in_flight: BTreeMap<u64, Message>,
+    /// The faults in force.
+    pub(crate) faults: crate::fault::NetworkFaults,
+    /// Messages lost to faults so far.
+    pub(crate) dropped: u64,
 }
 
 impl Network {

@@ -203,6 +203,31 @@ impl Simulation {
         Ok(())
     }
 
+    /// Creates `records` records at once, as an application calling `send()` in a loop would.
+    pub(crate) fn produce_burst(&mut self, client_id: &str, records: u32) -> Result<()> {
+        let index = self
+            .producers
+            .iter()
+            .position(|p| p.spec.client_id == client_id)
+            .ok_or_else(|| {
+                Error::new(
+                    ErrorKind::UnknownClient,
+                    format!("There is no producer named '{client_id}'."),
+                )
+            })? as u32;
+        if records as usize > MAX_QUEUED_RECORDS {
+            return Err(Error::new(
+                ErrorKind::LimitExceeded,
+                format!("A burst may create at most {MAX_QUEUED_RECORDS} records."),
+            ));
+        }
+        for _ in 0..records {
+            self.producer_generate(index);
+        }
+        self.producer_try_send(index);
+        Ok(())
+    }
+
     fn producer_request_metadata(&mut self, index: u32) {
         let brokers: Vec<BrokerId> = self.brokers.iter().map(|b| b.id).collect();
         let p = &mut self.producers[index as usize];

@@ -5,6 +5,7 @@
 use crate::config::{BrokerConfig, ConsumerConfig, ProducerConfig, TopicConfig};
 use crate::consumer::ConsumerSpec;
 use crate::error::{Error, ErrorKind, Result};
+use crate::network::NodeId;
 use crate::producer::ProducerSpec;
 use crate::sim::{Command, Simulation};
 use crate::time::SimTime;
@@ -87,21 +88,60 @@ pub struct ConsumerEntry {
     pub config: BTreeMap<String, toml::Value>,
 }
 
-/// A `[[timeline]]` entry: an action at a simulated time.
+/// A `[[timeline]]` entry: an action at a simulated time. `scenarios/README.md` lists which
+/// fields each action takes.
 #[derive(Clone, Debug, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct TimelineEntry {
     /// When, in simulated milliseconds from the start.
     pub at_ms: u64,
-    /// `kill-broker`, `restart-broker` or `set-producer-rate`.
+    /// What to do (see [`ACTIONS`]).
     pub action: String,
-    /// The broker, for broker actions.
+    /// The broker, for broker actions and `slow-follower`.
     pub broker: Option<BrokerId>,
-    /// The producer's client id, for `set-producer-rate`.
+    /// The producer's client id, for `set-producer-rate` and `produce`.
     pub producer: Option<String>,
     /// The new rate, for `set-producer-rate`.
     pub rate_per_sec: Option<u32>,
+    /// How many records, for `produce`.
+    pub records: Option<u32>,
+    /// The sending node, for `cut-link` (`broker-1`, `controller`, or a client id).
+    pub from: Option<String>,
+    /// The receiving node, for `cut-link`.
+    pub to: Option<String>,
+    /// The node, for `isolate`, `set-latency` and `drop-messages`.
+    pub node: Option<String>,
+    /// The two sides, for `partition`.
+    pub between: Option<Vec<String>>,
+    /// Milliseconds, for `set-latency` and `slow-follower`.
+    pub ms: Option<u64>,
+    /// Chance per mille, for `drop-messages`.
+    pub per_mille: Option<u32>,
+    /// The topic, for `alter-config` on a topic (omit it for a cluster-wide config).
+    pub topic: Option<String>,
+    /// The config name, for `alter-config`.
+    pub name: Option<String>,
+    /// The config value, for `alter-config`.
+    pub value: Option<toml::Value>,
 }
+
+/// Every timeline action a scenario may use.
+pub const ACTIONS: &[&str] = &[
+    "kill-broker",
+    "crash-broker",
+    "shutdown-broker",
+    "restart-broker",
+    "cut-link",
+    "partition",
+    "isolate",
+    "heal",
+    "set-latency",
+    "slow-follower",
+    "drop-messages",
+    "set-producer-rate",
+    "produce",
+    "alter-config",
+];
 
 /// A parsed, validated scenario.
 #[derive(Clone, Debug, Deserialize, PartialEq)]
@@ -230,24 +270,122 @@ impl Scenario {
                     ))
                 })
         };
-        match entry.action.as_str() {
+        let action = entry.action.as_str();
+        let required =
+            |name: &str| scenario_error(format!("{field}.{name}: is required for {action}."));
+        let node = |name: &str, text: &Option<String>| -> Result<NodeId> {
+            let text = text.as_ref().ok_or_else(|| required(name))?;
+            self.node(text)
+                .map_err(|e| scenario_error(format!("{field}.{name}: {}", e.message())))
+        };
+        let producer = || {
+            entry
+                .producer
+                .clone()
+                .filter(|p| self.producers.iter().any(|e| &e.client_id == p))
+                .ok_or_else(|| {
+                    scenario_error(format!(
+                        "{field}.producer: must name one of the scenario's producers."
+                    ))
+                })
+        };
+        let ms = || entry.ms.ok_or_else(|| required("ms"));
+        match action {
             "kill-broker" => Ok(Command::KillBroker(broker()?)),
+            "crash-broker" => Ok(Command::CrashBroker(broker()?)),
+            "shutdown-broker" => Ok(Command::ShutdownBroker(broker()?)),
             "restart-broker" => Ok(Command::RestartBroker(broker()?)),
-            "set-producer-rate" => {
-                let producer = entry
-                    .producer
-                    .clone()
-                    .filter(|p| self.producers.iter().any(|e| &e.client_id == p))
-                    .ok_or_else(|| scenario_error(format!("{field}.producer: must name one of the scenario's producers.")))?;
-                let rate_per_sec = entry
-                    .rate_per_sec
-                    .ok_or_else(|| scenario_error(format!("{field}.rate_per_sec: is required for set-producer-rate.")))?;
-                Ok(Command::SetProducerRate { producer, rate_per_sec })
+            "cut-link" => Ok(Command::CutLink {
+                from: node("from", &entry.from)?,
+                to: node("to", &entry.to)?,
+            }),
+            "partition" => match entry.between.as_deref() {
+                Some([a, b]) => Ok(Command::PartitionNetwork {
+                    a: node("between[0]", &Some(a.clone()))?,
+                    b: node("between[1]", &Some(b.clone()))?,
+                }),
+                _ => Err(scenario_error(format!(
+                    "{field}.between: partition needs exactly two nodes, e.g. between = [\"broker-1\", \"broker-2\"]."
+                ))),
+            },
+            "isolate" => Ok(Command::Isolate(node("node", &entry.node)?)),
+            "heal" => Ok(Command::HealNetwork),
+            "set-latency" => Ok(Command::SetLatency {
+                node: node("node", &entry.node)?,
+                ms: ms()?,
+            }),
+            "slow-follower" => Ok(Command::SlowFollower {
+                broker: broker()?,
+                ms: ms()?,
+            }),
+            "drop-messages" => Ok(Command::SetDropRate {
+                node: match &entry.node {
+                    Some(_) => Some(node("node", &entry.node)?),
+                    None => None,
+                },
+                per_mille: entry.per_mille.ok_or_else(|| required("per_mille"))?,
+            }),
+            "set-producer-rate" => Ok(Command::SetProducerRate {
+                producer: producer()?,
+                rate_per_sec: entry.rate_per_sec.ok_or_else(|| required("rate_per_sec"))?,
+            }),
+            "produce" => Ok(Command::Produce {
+                producer: producer()?,
+                records: entry.records.ok_or_else(|| required("records"))?,
+            }),
+            "alter-config" => {
+                let name = entry.name.clone().ok_or_else(|| required("name"))?;
+                let value = entry.value.as_ref().ok_or_else(|| required("value"))?;
+                let value = value_text(&format!("{field}.value"), value)?;
+                if let Some(t) = &entry.topic {
+                    if !self.topics.iter().any(|x| &x.name == t) {
+                        return Err(scenario_error(format!(
+                            "{field}.topic: '{t}' is not one of the scenario's topics."
+                        )));
+                    }
+                }
+                Ok(Command::AlterConfig {
+                    topic: entry.topic.clone(),
+                    name,
+                    value,
+                })
             }
             other => Err(scenario_error(format!(
-                "{field}.action: unknown action '{other}'; use kill-broker, restart-broker or set-producer-rate."
+                "{field}.action: unknown action '{other}'; use one of {}.",
+                ACTIONS.join(", ")
             ))),
         }
+    }
+
+    /// A node named in a scenario: `broker-N`, `controller`, or a producer's or consumer's
+    /// client id.
+    pub fn node(&self, text: &str) -> Result<NodeId> {
+        if let Some(n) = text.strip_prefix("broker-") {
+            let id: BrokerId = n.parse().map_err(|_| {
+                scenario_error(format!(
+                    "'{text}' is not a broker; write broker-1, broker-2, …"
+                ))
+            })?;
+            if id < 1 || id > self.cluster.brokers as BrokerId {
+                return Err(scenario_error(format!(
+                    "there is no {text}; the brokers are broker-1 to broker-{}.",
+                    self.cluster.brokers
+                )));
+            }
+            return Ok(NodeId::Broker(id));
+        }
+        if text == "controller" {
+            return Ok(NodeId::Controller(crate::sim::CONTROLLER_ID));
+        }
+        if let Some(i) = self.producers.iter().position(|p| p.client_id == text) {
+            return Ok(NodeId::Producer(i as u32));
+        }
+        if let Some(i) = self.consumers.iter().position(|c| c.client_id == text) {
+            return Ok(NodeId::Consumer(i as u32));
+        }
+        Err(scenario_error(format!(
+            "'{text}' names no node; use broker-N, controller, or a producer's or consumer's client_id."
+        )))
     }
 
     /// The seed to use: the caller's, else the file's, else 1.

@@ -18,6 +18,8 @@ use std::collections::{BinaryHeap, VecDeque};
 
 /// How many narrated events are kept for the page and the timeline (invariant 8).
 pub const MAX_EVENTS: usize = 2_000;
+/// The node id of the controller.
+pub const CONTROLLER_ID: BrokerId = 100;
 /// Most brokers a simulation may have.
 pub const MAX_BROKERS: u32 = 12;
 
@@ -47,6 +49,15 @@ pub(crate) enum Timer {
         broker: BrokerId,
         incarnation: u32,
         request_id: u64,
+    },
+    BrokerFetchTimeout {
+        broker: BrokerId,
+        incarnation: u32,
+        request_id: u64,
+    },
+    BrokerWriteback {
+        broker: BrokerId,
+        incarnation: u32,
     },
     ControllerFenceCheck,
     ProducerTick {
@@ -99,16 +110,79 @@ impl PartialOrd for Scheduled {
 /// A user intent on the running simulation (from the page, a scenario timeline or the CLI).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Command {
-    /// Hard-kill a broker process.
+    /// Hard-kill a broker process (`kill -9`): it stops at once, but what it wrote is in the
+    /// operating system's page cache and survives.
     KillBroker(BrokerId),
-    /// Start a killed broker again.
+    /// Lossy hard kill: the broker's machine loses power, and every record not yet written back
+    /// to disk is gone (`acks=all` is not fsync, `RELIABILITY.md` §B.9).
+    CrashBroker(BrokerId),
+    /// Clean shutdown: controlled shutdown moves the broker's leaderships away and removes it from
+    /// ISRs first, then the broker flushes its logs and stops.
+    ShutdownBroker(BrokerId),
+    /// Start a stopped broker again.
     RestartBroker(BrokerId),
+    /// Lose every message from one node to another (one direction).
+    CutLink {
+        /// The sender whose messages are lost.
+        from: NodeId,
+        /// The receiver that no longer hears from `from`.
+        to: NodeId,
+    },
+    /// Cut both directions between two nodes.
+    PartitionNetwork {
+        /// One side.
+        a: NodeId,
+        /// The other side.
+        b: NodeId,
+    },
+    /// Cut a node off from every other node.
+    Isolate(NodeId),
+    /// Remove every cut and isolation.
+    HealNetwork,
+    /// Add latency to every message to or from a node (0 removes it).
+    SetLatency {
+        /// The node.
+        node: NodeId,
+        /// Extra one-way milliseconds.
+        ms: u64,
+    },
+    /// Make a broker a slow follower: it waits before sending each fetch (0 removes it).
+    SlowFollower {
+        /// The broker.
+        broker: BrokerId,
+        /// Milliseconds of delay per fetch.
+        ms: u64,
+    },
+    /// Lose messages at random: per mille of those to or from `node`, or of all messages.
+    SetDropRate {
+        /// The node, or `None` for every message.
+        node: Option<NodeId>,
+        /// Chance per mille (0 to 1000).
+        per_mille: u32,
+    },
     /// Change a producer's rate in records per second (0 pauses it).
     SetProducerRate {
         /// The producer's client id.
         producer: String,
         /// Records per second.
         rate_per_sec: u32,
+    },
+    /// Have a producer create `records` records at once (a burst), on top of its rate.
+    Produce {
+        /// The producer's client id.
+        producer: String,
+        /// How many records.
+        records: u32,
+    },
+    /// Change a topic's config (`kafka-configs.sh --alter --entity-type topics`), or a
+    /// cluster-wide broker config when `topic` is `None`.
+    AlterConfig {
+        /// The topic, or `None` for the cluster default.
+        topic: Option<String>,
+        /// The config's Kafka name.
+        name: String,
+        /// The new value.
+        value: String,
     },
 }
 
@@ -165,7 +239,7 @@ impl Simulation {
             next_request_id: 1,
             network: Network::default(),
             config,
-            controller: Controller::new(100, &ids),
+            controller: Controller::new(CONTROLLER_ID, &ids),
             brokers: ids.iter().map(|&id| Broker::new(id)).collect(),
             producers: Vec::new(),
             consumers: Vec::new(),
@@ -248,12 +322,34 @@ impl Simulation {
         id
     }
 
-    /// Sends a message; it arrives after the network latency plus random jitter.
+    /// Sends a message; it arrives after the network latency plus random jitter and any delay a
+    /// fault adds, unless a fault drops it.
     pub(crate) fn send(&mut self, from: NodeId, to: NodeId, payload: Payload) {
         let jitter = self.rng.below(self.config.network_jitter_us + 1);
-        let deliver_at = self.now.plus_us(self.config.network_latency_us + jitter);
+        let faults = &self.network.faults;
+        let extra_us = faults.extra_delay_ms(from, to, &payload) * 1_000;
+        let chance = faults.drop_chance(from, to);
+        // The drop roll draws from the generator only while a drop rate is set, so that runs
+        // without faults keep the same trace as before faults existed.
+        if chance > 0 && self.rng.below(1_000) < u64::from(chance) {
+            self.network.dropped += 1;
+            return;
+        }
+        let deliver_at = self
+            .now
+            .plus_us(self.config.network_latency_us + jitter + extra_us);
         let id = self.network.send(from, to, self.now, deliver_at, payload);
         self.schedule(deliver_at, Task::Deliver(id));
+    }
+
+    /// The network faults in force.
+    pub fn network_faults(&self) -> &crate::fault::NetworkFaults {
+        &self.network.faults
+    }
+
+    /// How many messages faults have lost so far.
+    pub fn messages_dropped(&self) -> u64 {
+        self.network.dropped
     }
 
     pub(crate) fn emit(&mut self, kind: EventKind) {
@@ -267,6 +363,24 @@ impl Simulation {
             self.events.pop_front();
         }
         self.events.push_back(event);
+    }
+
+    /// Checks that a node named in a command exists.
+    pub(crate) fn require_node(&self, node: NodeId) -> Result<()> {
+        let exists = match node {
+            NodeId::Broker(id) => self.broker_index(id).is_some(),
+            NodeId::Controller(id) => id == self.controller.id,
+            NodeId::Producer(i) => (i as usize) < self.producers.len(),
+            NodeId::Consumer(i) => (i as usize) < self.consumers.len(),
+        };
+        if exists {
+            Ok(())
+        } else {
+            Err(Error::new(
+                ErrorKind::UnknownBroker,
+                format!("There is no {node} in this cluster."),
+            ))
+        }
     }
 
     pub(crate) fn broker_index(&self, id: BrokerId) -> Option<usize> {
@@ -285,7 +399,12 @@ impl Simulation {
         match next.task {
             Task::Deliver(id) => {
                 if let Some(message) = self.network.take(id) {
-                    self.deliver(message);
+                    // A link cut while the message was in flight loses it too.
+                    if self.network.faults.blocks(message.from, message.to) {
+                        self.network.dropped += 1;
+                    } else {
+                        self.deliver(message);
+                    }
                 }
             }
             Task::Timer(timer) => self.fire(timer),
@@ -312,12 +431,115 @@ impl Simulation {
     pub fn apply(&mut self, command: Command) -> Result<()> {
         match command {
             Command::KillBroker(id) => self.kill_broker(id),
+            Command::CrashBroker(id) => self.crash_broker(id),
+            Command::ShutdownBroker(id) => self.shutdown_broker(id),
             Command::RestartBroker(id) => self.restart_broker(id),
+            Command::CutLink { from, to } => {
+                self.require_node(from)?;
+                self.require_node(to)?;
+                self.network.faults.cut_link(from, to)?;
+                self.emit(EventKind::NetworkFault {
+                    description: format!("messages from {from} to {to} are lost"),
+                });
+                Ok(())
+            }
+            Command::PartitionNetwork { a, b } => {
+                self.require_node(a)?;
+                self.require_node(b)?;
+                let mut faults = self.network.faults.clone();
+                faults.partition(a, b)?;
+                self.network.faults = faults;
+                self.emit(EventKind::NetworkFault {
+                    description: format!("{a} and {b} cannot reach each other"),
+                });
+                Ok(())
+            }
+            Command::Isolate(node) => {
+                self.require_node(node)?;
+                self.network.faults.isolate(node)?;
+                self.emit(EventKind::NetworkFault {
+                    description: format!("{node} is cut off from every other node"),
+                });
+                Ok(())
+            }
+            Command::HealNetwork => {
+                self.network.faults.heal();
+                self.emit(EventKind::NetworkHealed);
+                Ok(())
+            }
+            Command::SetLatency { node, ms } => {
+                self.require_node(node)?;
+                crate::config::check_range("latency ms", ms, 0, 60_000)?;
+                self.network.faults.set_delay(node, ms)?;
+                self.emit(EventKind::NetworkFault {
+                    description: format!("{ms} ms added to every message to or from {node}"),
+                });
+                Ok(())
+            }
+            Command::SlowFollower { broker, ms } => {
+                self.require_broker(broker)?;
+                crate::config::check_range("slow follower ms", ms, 0, 60_000)?;
+                self.network
+                    .faults
+                    .set_slow_fetch(NodeId::Broker(broker), ms)?;
+                self.emit(EventKind::NetworkFault {
+                    description: format!(
+                        "broker {broker} waits {ms} ms before each fetch (a slow follower)"
+                    ),
+                });
+                Ok(())
+            }
+            Command::SetDropRate { node, per_mille } => {
+                if let Some(n) = node {
+                    self.require_node(n)?;
+                }
+                self.network.faults.set_drop_rate(node, per_mille)?;
+                let target = node.map_or("all messages".to_string(), |n| {
+                    format!("messages to or from {n}")
+                });
+                self.emit(EventKind::NetworkFault {
+                    description: format!("{per_mille}‰ of {target} are lost"),
+                });
+                Ok(())
+            }
             Command::SetProducerRate {
                 producer,
                 rate_per_sec,
             } => self.set_producer_rate(&producer, rate_per_sec),
+            Command::Produce { producer, records } => self.produce_burst(&producer, records),
+            Command::AlterConfig { topic, name, value } => self.alter_config(topic, &name, &value),
         }
+    }
+
+    /// Applies a config change; an invalid name or value changes nothing.
+    fn alter_config(&mut self, topic: Option<String>, name: &str, value: &str) -> Result<()> {
+        match &topic {
+            Some(t) => {
+                let Some(meta) = self.controller.image.topics.get(t) else {
+                    return Err(Error::new(
+                        ErrorKind::UnknownTopic,
+                        format!("There is no topic '{t}'."),
+                    ));
+                };
+                let mut config = meta.config.clone();
+                config.set(name, value)?;
+                if let Some(meta) = self.controller.image.topics.get_mut(t) {
+                    meta.config = config;
+                }
+                self.publish_metadata();
+            }
+            None => {
+                let mut config = self.config.clone();
+                config.set(name, value)?;
+                self.config = config;
+            }
+        }
+        self.emit(EventKind::ConfigChanged {
+            topic,
+            name: name.to_string(),
+            value: value.to_string(),
+        });
+        Ok(())
     }
 
     fn deliver(&mut self, message: Message) {
@@ -366,6 +588,15 @@ impl Simulation {
                 broker,
                 incarnation,
                 ..
+            }
+            | Timer::BrokerFetchTimeout {
+                broker,
+                incarnation,
+                ..
+            }
+            | Timer::BrokerWriteback {
+                broker,
+                incarnation,
             } => {
                 let current = self
                     .broker_index(broker)
