@@ -32,6 +32,7 @@ pub mod consumer;
 pub mod controller;
 pub mod error;
 pub mod event;
+pub mod history;
 pub mod invariants;
 pub mod log;
 pub mod metadata;
