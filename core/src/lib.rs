@@ -33,6 +33,7 @@ pub mod controller;
 pub mod error;
 pub mod event;
 pub mod fault;
+pub mod history;
 pub mod invariants;
 pub mod log;
 pub mod metadata;
