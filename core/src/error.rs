@@ -21,6 +21,9 @@ pub enum ErrorKind {
     InvalidReplicationFactor,
     /// A topic asked for zero partitions, or more than the simulator allows.
     InvalidPartitions,
+    /// Rack-aware placement was asked for while some brokers have a rack and others do not
+    /// (Kafka's `AdminOperationException` from `AdminUtils.assignReplicasToBrokers`).
+    IncompleteRackInformation,
     /// A command cannot apply in the current state (e.g. killing a broker that is already dead).
     InvalidState,
     /// A request would exceed one of the simulator's resource limits.
