@@ -1,7 +1,6 @@
 //! `kafka-sim`: the simulator without a browser, for documentation, CI and quick questions.
 
 use clap::{Parser, Subcommand};
-use kafka_sim::invariants::InvariantChecker;
 use kafka_sim::partitioner::partition_for_key;
 use kafka_sim::scenario::Scenario;
 use serde::Serialize;
@@ -30,6 +29,9 @@ enum Command {
         /// Print a JSON report instead of the timeline.
         #[arg(long)]
         json: bool,
+        /// Which of the scenario's variants to run (required when it has any).
+        #[arg(long)]
+        variant: Option<String>,
     },
     /// Print the partition a key goes to: toPositive(murmur2(key)) % partitions.
     Partition {
@@ -46,17 +48,74 @@ enum Command {
 }
 
 #[derive(Serialize)]
+struct ReplicaReport {
+    broker: i32,
+    alive: bool,
+    log_start_offset: u64,
+    log_end_offset: u64,
+    high_watermark: u64,
+    leader_epoch: u32,
+    /// (offset, leader epoch, value) of every record held.
+    records: Vec<(u64, u32, String)>,
+}
+
+#[derive(Serialize)]
+struct PartitionReport {
+    partition: kafka_sim::view::PartitionView,
+    replicas: Vec<ReplicaReport>,
+}
+
+#[derive(Serialize)]
 struct Report {
     scenario: String,
+    variant: Option<String>,
     seed: u64,
     end_ms: u64,
     trace_hash: String,
+    passed: bool,
     events: Vec<String>,
-    partitions: Vec<kafka_sim::view::PartitionView>,
+    partitions: Vec<PartitionReport>,
     producers: Vec<(String, kafka_sim::producer::ProducerStats)>,
     consumers: Vec<(String, u64)>,
+    acknowledged_sends: u64,
+    distinct_values_read: u64,
     invariant_violations: Vec<String>,
+    anomalies: Vec<String>,
+    expectations: Vec<(String, Result<(), String>)>,
     action_errors: Vec<String>,
+}
+
+fn partition_reports(sim: &kafka_sim::Simulation) -> Vec<PartitionReport> {
+    sim.partition_views()
+        .into_iter()
+        .map(|view| {
+            let tp = view.tp.clone();
+            let replicas = sim
+                .brokers()
+                .iter()
+                .filter_map(|b| {
+                    let r = b.replicas.get(&tp)?;
+                    Some(ReplicaReport {
+                        broker: b.id,
+                        alive: b.alive,
+                        log_start_offset: r.log.log_start_offset(),
+                        log_end_offset: r.log.log_end_offset(),
+                        high_watermark: r.log.high_watermark(),
+                        leader_epoch: r.leader_epoch,
+                        records: r
+                            .log
+                            .records()
+                            .map(|x| (x.offset, x.leader_epoch, x.value.clone()))
+                            .collect(),
+                    })
+                })
+                .collect();
+            PartitionReport {
+                partition: view,
+                replicas,
+            }
+        })
+        .collect()
 }
 
 fn parse_hex(text: &str) -> Result<Vec<u8>, String> {
@@ -72,41 +131,51 @@ fn parse_hex(text: &str) -> Result<Vec<u8>, String> {
         .collect()
 }
 
-fn run(file: &str, seed: Option<u64>, json: bool) -> Result<(), String> {
+fn run(file: &str, seed: Option<u64>, variant: Option<String>, json: bool) -> Result<bool, String> {
     let text = std::fs::read_to_string(file).map_err(|e| format!("cannot read {file}: {e}"))?;
-    let scenario = Scenario::parse(&text).map_err(|e| format!("{file}: {e}"))?;
-    let seed = scenario.seed_or(seed);
-    let mut run = scenario.start(seed).map_err(|e| format!("{file}: {e}"))?;
-    let end = scenario.duration();
-    let mut checker = InvariantChecker::new();
-    let mut violations = Vec::new();
-    let mut action_errors = Vec::new();
-    // Step one simulated millisecond at a time so that invariants are checked throughout.
-    let mut t = kafka_sim::SimTime::ZERO;
-    while t < end {
-        t = t.plus_ms(100).min(end);
-        for (at, e) in run.advance_to(t) {
-            action_errors.push(format!("{at}: {e}"));
-        }
-        for v in checker.check(&run.sim) {
-            if violations.len() < 100 {
-                violations.push(format!("{}: {}: {}", run.sim.now(), v.invariant, v.detail));
-            }
-        }
+    let mut scenario = Scenario::parse(&text).map_err(|e| format!("{file}: {e}"))?;
+    if let Some(v) = &variant {
+        scenario = scenario.variant(v).map_err(|e| format!("{file}: {e}"))?;
+    } else if !scenario.variants.is_empty() {
+        return Err(format!(
+            "{file} has variants; choose one with --variant: {}",
+            scenario
+                .variants
+                .iter()
+                .map(|v| v.name.clone())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
     }
-    let sim = &run.sim;
+    let seed = scenario.seed_or(seed);
+    let run = scenario.start(seed).map_err(|e| format!("{file}: {e}"))?;
+    let (outcome, sim) = run.finish(&scenario);
+    let violations: Vec<String> = outcome
+        .violations
+        .iter()
+        .map(|(at, v)| format!("{at}: {}: {}", v.invariant, v.detail))
+        .collect();
+    let anomalies: Vec<String> = outcome
+        .history
+        .anomalies
+        .iter()
+        .map(|a| a.explain())
+        .collect();
+    let passed = outcome.passed();
     if json {
         let report = Report {
             scenario: scenario.name.clone(),
+            variant,
             seed,
             end_ms: sim.now().as_ms(),
             trace_hash: format!("{:016x}", sim.trace_hash()),
+            passed,
             events: sim
                 .events()
                 .iter()
                 .map(|e| format!("{} {}", e.time, e.narrate()))
                 .collect(),
-            partitions: sim.partition_views(),
+            partitions: partition_reports(&sim),
             producers: sim
                 .producers()
                 .iter()
@@ -117,20 +186,24 @@ fn run(file: &str, seed: Option<u64>, json: bool) -> Result<(), String> {
                 .iter()
                 .map(|c| (c.spec.client_id.clone(), c.consumed))
                 .collect(),
+            acknowledged_sends: outcome.history.acknowledged_sends,
+            distinct_values_read: outcome.history.distinct_values_read,
             invariant_violations: violations,
-            action_errors,
+            anomalies,
+            expectations: outcome.expectations,
+            action_errors: outcome.action_errors,
         };
         println!(
             "{}",
             serde_json::to_string_pretty(&report).map_err(|e| e.to_string())?
         );
-        return Ok(());
+        return Ok(passed);
     }
     println!("Scenario: {} (seed {seed})", scenario.name);
     for event in sim.events() {
         println!("[{:>10}] {}", event.time.to_string(), event.narrate());
     }
-    for e in &action_errors {
+    for e in &outcome.action_errors {
         println!("action failed: {e}");
     }
     println!();
@@ -150,17 +223,41 @@ fn run(file: &str, seed: Option<u64>, json: bool) -> Result<(), String> {
         println!("{}: consumed {}", c.spec.client_id, c.consumed);
     }
     println!("invariant violations: {}", violations.len());
-    for v in &violations {
+    for v in violations.iter().take(20) {
         println!("  {v}");
     }
+    println!("history anomalies: {}", anomalies.len());
+    for a in anomalies.iter().take(20) {
+        println!("  {a}");
+    }
+    if !outcome.expectations.is_empty() {
+        println!("expectations:");
+        for (what, result) in &outcome.expectations {
+            match result {
+                Ok(()) => println!("  PASS {what}"),
+                Err(found) => println!("  FAIL {what}: {found}"),
+            }
+        }
+    }
     println!("trace hash: {:016x}", sim.trace_hash());
-    Ok(())
+    Ok(passed)
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Run { file, seed, json } => run(&file, seed, json),
+        Command::Run {
+            file,
+            seed,
+            json,
+            variant,
+        } => run(&file, seed, variant, json).and_then(|passed| {
+            if passed {
+                Ok(())
+            } else {
+                Err("some expectations of the scenario failed".to_string())
+            }
+        }),
         Command::Partition {
             partitions,
             key,

@@ -472,10 +472,7 @@ impl Simulation {
                 self.stop_broker(i);
                 self.emit(EventKind::BrokerShutDown { broker: id });
             }
-            Payload::AlterPartitionResponse {
-                tp,
-                error: Some(_),
-            } => {
+            Payload::AlterPartitionResponse { tp, error: Some(_) } => {
                 if let Some(r) = self.brokers[i].replicas.get_mut(&tp) {
                     r.pending_isr = None;
                 }

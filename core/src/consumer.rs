@@ -371,6 +371,7 @@ impl Simulation {
                             OffsetReset::Latest => "latest",
                         };
                         let consumer = c.spec.client_id.clone();
+                        self.history.record_seek(index, tp.clone(), offset);
                         self.emit(EventKind::OffsetReset {
                             consumer,
                             tp,
@@ -405,10 +406,12 @@ impl Simulation {
                             ..
                         } => {
                             c.high_watermarks.insert(tp.partition, high_watermark);
+                            let mut polled = Vec::new();
                             for r in records {
                                 if c.positions.get(&tp.partition) != Some(&r.offset) {
                                     continue;
                                 }
+                                polled.push((r.offset, r.value_id));
                                 c.positions.insert(tp.partition, r.offset + 1);
                                 c.consumed += 1;
                                 if c.recent.len() == MAX_RECENT_RECORDS {
@@ -420,6 +423,9 @@ impl Simulation {
                                     key: r.key,
                                     value: r.value,
                                 });
+                            }
+                            if !polled.is_empty() {
+                                self.history.record_poll(index, tp.clone(), polled);
                             }
                         }
                         FetchResult::Error(KafkaError::OffsetOutOfRange) => {

@@ -13,7 +13,7 @@ use crate::metadata::{
     TopicPartition,
 };
 use crate::network::{Message, NodeId, Payload};
-use crate::placement::assign_replicas;
+use crate::placement::{striped_placement, UsableBroker};
 use crate::sim::{Simulation, Timer};
 use crate::time::SimTime;
 use crate::{BrokerId, KafkaError};
@@ -40,9 +40,13 @@ impl Controller {
         // Brokers present when the simulation starts are registered and unfenced, as in a cluster
         // that has been up for a while.
         for &b in brokers {
-            image
-                .brokers
-                .insert(b, BrokerRegistration { fenced: false });
+            image.brokers.insert(
+                b,
+                BrokerRegistration {
+                    fenced: false,
+                    rack: None,
+                },
+            );
         }
         Controller {
             id,
@@ -59,12 +63,27 @@ impl Simulation {
         &self.controller.image
     }
 
-    /// Creates a topic, placing replicas as Kafka's `AdminUtils` does from a seeded random start.
+    /// Creates a topic, placing replicas as the KRaft controller's `StripedReplicaPlacer` does, with
+    /// the simulation's seeded generator in place of Java's `Random`.
     pub fn create_topic(
         &mut self,
         name: &str,
         partitions: u32,
         replication_factor: u32,
+        config: TopicConfig,
+    ) -> Result<()> {
+        self.create_topic_with(name, partitions, replication_factor, None, config)
+    }
+
+    /// Creates a topic with a manual replica assignment (`kafka-topics.sh --create
+    /// --replica-assignment`): one broker list per partition, the first being the preferred
+    /// leader. `None` places replicas as [`Simulation::create_topic`] does.
+    pub fn create_topic_with(
+        &mut self,
+        name: &str,
+        partitions: u32,
+        replication_factor: u32,
+        assignment: Option<Vec<Vec<BrokerId>>>,
         config: TopicConfig,
     ) -> Result<()> {
         let valid_name = !name.is_empty()
@@ -98,12 +117,25 @@ impl Simulation {
                 format!("The simulator allows at most {MAX_PARTITIONS} partitions per topic; {partitions} were asked for."),
             ));
         }
-        let usable: Vec<BrokerId> = self.controller.image.brokers.keys().copied().collect();
-        let n = usable.len() as u64;
-        // Kafka draws the start index and the replica shift independently.
-        let start = self.rng.below(n) as usize;
-        let shift = self.rng.below(n) as usize;
-        let assignment = assign_replicas(&usable, partitions, replication_factor, start, shift)?;
+        // The KRaft controller's StripedReplicaPlacer, over registered brokers in id order.
+        let usable: Vec<UsableBroker> = self
+            .controller
+            .image
+            .brokers
+            .iter()
+            .map(|(&id, reg)| UsableBroker {
+                id,
+                rack: reg.rack.clone(),
+                fenced: reg.fenced,
+            })
+            .collect();
+        let assignment = match assignment {
+            Some(manual) => {
+                self.check_manual_assignment(&manual)?;
+                manual
+            }
+            None => striped_placement(&usable, partitions, replication_factor, &mut self.rng)?,
+        };
         let image = &self.controller.image;
         let partition_states: Vec<PartitionState> = assignment
             .into_iter()
@@ -145,6 +177,46 @@ impl Simulation {
             replication_factor,
         });
         self.publish_metadata();
+        Ok(())
+    }
+
+    /// Kafka's checks of a manual assignment: every partition has the same number of distinct,
+    /// registered brokers.
+    fn check_manual_assignment(&self, manual: &[Vec<BrokerId>]) -> Result<()> {
+        let Some(first) = manual.first() else {
+            return Err(Error::new(
+                ErrorKind::InvalidPartitions,
+                "A replica assignment needs at least one partition.",
+            ));
+        };
+        if manual.len() as u32 > MAX_PARTITIONS {
+            return Err(Error::new(
+                ErrorKind::InvalidPartitions,
+                format!("The simulator allows at most {MAX_PARTITIONS} partitions per topic."),
+            ));
+        }
+        for (p, replicas) in manual.iter().enumerate() {
+            if replicas.is_empty() || replicas.len() != first.len() {
+                return Err(Error::new(
+                    ErrorKind::InvalidReplicationFactor,
+                    format!("Partition {p} has {} replica(s); every partition of a replica assignment needs the same number ({}).", replicas.len(), first.len()),
+                ));
+            }
+            for (j, b) in replicas.iter().enumerate() {
+                if replicas[..j].contains(b) {
+                    return Err(Error::new(
+                        ErrorKind::InvalidReplicationFactor,
+                        format!("Partition {p} lists broker {b} twice."),
+                    ));
+                }
+                if !self.controller.image.brokers.contains_key(b) {
+                    return Err(Error::new(
+                        ErrorKind::UnknownBroker,
+                        format!("Partition {p} names broker {b}, which is not registered."),
+                    ));
+                }
+            }
+        }
         Ok(())
     }
 
@@ -218,10 +290,7 @@ impl Simulation {
         if known != Some(incarnation) {
             // A restarted broker registers anew and stays fenced until it heartbeats again.
             self.controller.incarnations.insert(broker, incarnation);
-            self.controller
-                .image
-                .brokers
-                .insert(broker, BrokerRegistration { fenced: true });
+            self.controller_set_fenced(broker, true);
             self.emit(EventKind::BrokerRegistered { broker });
             self.publish_metadata();
         } else if want_shut_down {
@@ -233,10 +302,7 @@ impl Simulation {
             .get(&broker)
             .is_some_and(|b| b.fenced)
         {
-            self.controller
-                .image
-                .brokers
-                .insert(broker, BrokerRegistration { fenced: false });
+            self.controller_set_fenced(broker, false);
             self.emit(EventKind::BrokerUnfenced { broker });
             // Partitions left without a leader whose ISR still lists this broker get it back.
             let offline: Vec<TopicPartition> = self
@@ -283,6 +349,30 @@ impl Simulation {
         );
     }
 
+    fn controller_set_fenced(&mut self, broker: BrokerId, fenced: bool) {
+        if let Some(reg) = self.controller.image.brokers.get_mut(&broker) {
+            reg.fenced = fenced;
+        }
+    }
+
+    /// Sets each broker's `broker.rack` (in broker id order), as the brokers would register it.
+    pub fn set_broker_racks(&mut self, racks: &[String]) -> Result<()> {
+        if racks.len() != self.controller.image.brokers.len() {
+            return Err(Error::new(
+                ErrorKind::InvalidConfig,
+                format!(
+                    "Give one rack per broker: {} racks for {} brokers.",
+                    racks.len(),
+                    self.controller.image.brokers.len()
+                ),
+            ));
+        }
+        for (reg, rack) in self.controller.image.brokers.values_mut().zip(racks) {
+            reg.rack = Some(rack.clone());
+        }
+        Ok(())
+    }
+
     fn controller_leads_nothing(&self, broker: BrokerId) -> bool {
         self.controller
             .image
@@ -316,10 +406,7 @@ impl Simulation {
                 &format!("broker {broker} is in controlled shutdown"),
             );
         }
-        self.controller
-            .image
-            .brokers
-            .insert(broker, BrokerRegistration { fenced: true });
+        self.controller_set_fenced(broker, true);
         self.publish_metadata();
     }
 
@@ -337,10 +424,7 @@ impl Simulation {
             })
             .collect();
         for (broker, silent_ms) in &stale {
-            self.controller
-                .image
-                .brokers
-                .insert(*broker, BrokerRegistration { fenced: true });
+            self.controller_set_fenced(*broker, true);
             self.emit(EventKind::BrokerFenced {
                 broker: *broker,
                 silent_ms: *silent_ms,

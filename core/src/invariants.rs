@@ -8,7 +8,7 @@ use crate::BrokerId;
 use std::collections::BTreeMap;
 
 /// A broken invariant.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct Violation {
     /// The invariant's name, as in `RELIABILITY.md`.
     pub invariant: &'static str,
@@ -21,6 +21,10 @@ pub struct Violation {
 pub struct InvariantChecker {
     leaders_by_epoch: BTreeMap<(TopicPartition, u32), Option<BrokerId>>,
     latest_epoch: BTreeMap<TopicPartition, u32>,
+    /// For each partition and pair of brokers: the offset up to which their logs were found to
+    /// match, and both logs' truncation counts then. Only offsets above it are compared again,
+    /// unless one of the logs was truncated since, so checking after every event stays cheap.
+    matched: BTreeMap<(TopicPartition, BrokerId, BrokerId), (u64, u64, u64)>,
 }
 
 impl InvariantChecker {
@@ -91,7 +95,15 @@ impl InvariantChecker {
             for (x, (bx, lx)) in replicas.iter().enumerate() {
                 for (by, ly) in replicas.iter().skip(x + 1) {
                     let upto = lx.high_watermark().min(ly.high_watermark());
-                    let from = lx.log_start_offset().max(ly.log_start_offset());
+                    let mut from = lx.log_start_offset().max(ly.log_start_offset());
+                    let key = (tp.clone(), *bx, *by);
+                    let generations = (lx.truncations(), ly.truncations());
+                    if let Some(&(done, gx, gy)) = self.matched.get(&key) {
+                        if (gx, gy) == generations {
+                            from = from.max(done);
+                        }
+                    }
+                    let mut matched = true;
                     for offset in from..upto {
                         let (a, b) = (lx.record_at(offset), ly.record_at(offset));
                         if let (Some(a), Some(b)) = (a, b) {
@@ -100,9 +112,14 @@ impl InvariantChecker {
                                     invariant: "LogMatching",
                                     detail: format!("{tp} offset {offset}: broker {bx} has {}, broker {by} has {}", a.value, b.value),
                                 });
+                                matched = false;
                                 break;
                             }
                         }
+                    }
+                    if matched {
+                        self.matched
+                            .insert(key, (upto.max(from), generations.0, generations.1));
                     }
                 }
             }

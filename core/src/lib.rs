@@ -32,6 +32,7 @@ pub mod consumer;
 pub mod controller;
 pub mod error;
 pub mod event;
+pub mod expect;
 pub mod fault;
 pub mod history;
 pub mod invariants;

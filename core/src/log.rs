@@ -31,6 +31,10 @@ pub struct Record {
     pub producer_epoch: u16,
     /// Sequence number of this record for its producer and partition, or -1.
     pub sequence: i32,
+    /// The simulator's unique id of the value (not part of Kafka's format), so that the history
+    /// checker can follow each write without parsing `value`.
+    #[serde(default)]
+    pub value_id: u64,
 }
 
 /// An entry of the leader-epoch cache: `epoch` started at `start_offset`.
@@ -54,6 +58,10 @@ pub struct ReplicaLog {
     /// the rest live only in the page cache and are lost if the machine crashes.
     #[serde(default)]
     flushed_offset: u64,
+    /// How many times records were removed from the end, so that a checker can tell that a
+    /// prefix it already compared may have changed.
+    #[serde(default)]
+    truncations: u64,
 }
 
 impl ReplicaLog {
@@ -93,6 +101,11 @@ impl ReplicaLog {
         let before = self.log_end_offset;
         self.truncate_to(self.flushed_offset);
         before - self.log_end_offset
+    }
+
+    /// How many times the end of this log was cut off (truncation or crash).
+    pub fn truncations(&self) -> u64 {
+        self.truncations
     }
 
     /// The leader-epoch cache, oldest first.
@@ -168,6 +181,7 @@ impl ReplicaLog {
             return;
         }
         let offset = offset.max(self.log_start_offset);
+        self.truncations += 1;
         while self.records.back().is_some_and(|r| r.offset >= offset) {
             self.records.pop_back();
         }
@@ -180,6 +194,7 @@ impl ReplicaLog {
     /// Empties the log and restarts it at `offset` (a follower whose fetch offset fell below the
     /// leader's log start offset).
     pub fn truncate_fully_and_start_at(&mut self, offset: u64) {
+        self.truncations += 1;
         self.records.clear();
         self.epochs.clear();
         self.log_start_offset = offset;

@@ -89,6 +89,9 @@ pub struct TopicMetadata {
 pub struct BrokerRegistration {
     /// Whether the controller fences the broker (it may not lead or join ISRs).
     pub fenced: bool,
+    /// `broker.rack`, used for rack-aware replica placement.
+    #[serde(default)]
+    pub rack: Option<String>,
 }
 
 /// What the controller has committed, as published to brokers and through them to clients.

@@ -7,6 +7,7 @@
 use crate::config::{Acks, ProducerConfig};
 use crate::error::{Error, ErrorKind, Result};
 use crate::event::EventKind;
+use crate::history::SendOutcome;
 use crate::log::Record;
 use crate::metadata::{MetadataImage, TopicPartition};
 use crate::network::{Message, NodeId, Payload};
@@ -45,6 +46,8 @@ pub struct ProducerSpec {
 struct PendingRecord {
     key: Option<String>,
     value: String,
+    #[serde(default)]
+    value_id: u64,
     created: SimTime,
     size: u32,
     sequence: i32,
@@ -69,6 +72,9 @@ pub struct ProducerStats {
     pub errors: u64,
     /// The last error seen.
     pub last_error: Option<String>,
+    /// Failed attempts by Kafka error name.
+    #[serde(default)]
+    pub errors_by_name: BTreeMap<String, u64>,
 }
 
 /// A producer client.
@@ -321,6 +327,8 @@ impl Simulation {
             (p.spec.keys > 0).then(|| format!("key-{}", self.rng.below(u64::from(p.spec.keys))));
         let p = &mut self.producers[index as usize];
         let value = format!("{}-{}", p.spec.client_id, p.next_value);
+        // Unique across producers: the producer's index in the high bits.
+        let value_id = (u64::from(index) << 40) | p.next_value;
         p.next_value += 1;
         let partition = match &key {
             Some(k) => partition_for_key(k.as_bytes(), known).unwrap_or(0),
@@ -340,6 +348,7 @@ impl Simulation {
             .push_back(PendingRecord {
                 key,
                 value,
+                value_id,
                 created: now,
                 size,
                 sequence: -1,
@@ -427,6 +436,7 @@ impl Simulation {
                     producer_id: p.producer_id,
                     producer_epoch: p.producer_epoch,
                     sequence: r.sequence,
+                    value_id: r.value_id,
                 })
                 .collect();
             if config.acks == Acks::None {
@@ -501,9 +511,16 @@ impl Simulation {
                     return;
                 }
                 match result {
-                    Ok(_) => {
+                    Ok(base_offset) => {
                         let batch = p.in_flight.remove(&tp.partition).expect("checked above");
                         p.stats.acked += batch.records.len() as u64;
+                        for (i, r) in batch.records.iter().enumerate() {
+                            let outcome = SendOutcome::Ok {
+                                offset: base_offset + i as u64,
+                            };
+                            self.history
+                                .record_send(index, tp.clone(), r.value_id, outcome);
+                        }
                         self.producer_try_send(index);
                     }
                     Err(error) => self.producer_failed_batch(index, tp.partition, error),
@@ -554,12 +571,22 @@ impl Simulation {
         };
         p.stats.errors += 1;
         p.stats.last_error = Some(error.name().to_string());
+        *p.stats
+            .errors_by_name
+            .entry(error.name().to_string())
+            .or_insert(0) += 1;
         let oldest = batch.records.first().map_or(now, |r| r.created);
         let gave_up = now.ms_since(oldest) >= p.spec.config.delivery_timeout_ms;
         let tp = TopicPartition::new(p.spec.topic.clone(), partition);
         let client = p.spec.client_id.clone();
         if gave_up {
             p.stats.failed += batch.records.len() as u64;
+            // An earlier attempt of this batch may have been written, so its fate is unknown.
+            for r in &batch.records {
+                self.history
+                    .record_send(index, tp.clone(), r.value_id, SendOutcome::Info);
+            }
+            let p = &mut self.producers[index as usize];
             if p.producer_id >= 0 {
                 // Kafka bumps the producer epoch so that sequences restart cleanly at zero.
                 p.producer_epoch += 1;

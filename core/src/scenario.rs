@@ -5,12 +5,15 @@
 use crate::config::{BrokerConfig, ConsumerConfig, ProducerConfig, TopicConfig};
 use crate::consumer::ConsumerSpec;
 use crate::error::{Error, ErrorKind, Result};
+use crate::expect::{Expectation, RunResult};
+use crate::history::HistoryReport;
+use crate::invariants::{InvariantChecker, Violation};
 use crate::network::NodeId;
 use crate::producer::ProducerSpec;
 use crate::sim::{Command, Simulation};
 use crate::time::SimTime;
 use crate::BrokerId;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 /// The only format version this build reads.
@@ -31,6 +34,9 @@ pub struct ClusterSpec {
     /// Broker configs by Kafka name.
     #[serde(default)]
     pub config: BTreeMap<String, toml::Value>,
+    /// `broker.rack` of each broker, in id order (rack-aware placement); omit for no racks.
+    #[serde(default)]
+    pub racks: Option<Vec<String>>,
 }
 
 /// A `[[topics]]` entry.
@@ -43,6 +49,10 @@ pub struct TopicSpec {
     pub partitions: u32,
     /// Replication factor.
     pub replication_factor: u32,
+    /// A manual replica assignment, one broker list per partition (the first is the preferred
+    /// leader), as `kafka-topics.sh --replica-assignment`; omit it for Kafka's placement.
+    #[serde(default)]
+    pub assignment: Option<Vec<Vec<BrokerId>>>,
     /// Topic configs by Kafka name.
     #[serde(default)]
     pub config: BTreeMap<String, toml::Value>,
@@ -174,6 +184,30 @@ pub struct Scenario {
     /// Actions over time.
     #[serde(default)]
     pub timeline: Vec<TimelineEntry>,
+    /// What must be true when the run ends.
+    #[serde(default)]
+    pub expect: Vec<Expectation>,
+    /// Named variants: the same timeline under other cluster configs (for example a legacy rule
+    /// against the current one), each with its own expectations.
+    #[serde(default)]
+    pub variants: Vec<Variant>,
+}
+
+/// A `[[variants]]` entry.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Variant {
+    /// The variant's name, given to `kafka-sim run --variant`.
+    pub name: String,
+    /// What this variant shows.
+    #[serde(default)]
+    pub description: String,
+    /// Cluster configs set on top of `[cluster] config`.
+    #[serde(default)]
+    pub config: BTreeMap<String, toml::Value>,
+    /// Expectations added to the scenario's own.
+    #[serde(default)]
+    pub expect: Vec<Expectation>,
 }
 
 fn scenario_error(message: impl Into<String>) -> Error {
@@ -225,7 +259,55 @@ impl Scenario {
             scenario_error(format!("{location}{}", e.message()))
         })?;
         scenario.validate()?;
+        for (i, v) in scenario.variants.iter().enumerate() {
+            if scenario.variants[..i].iter().any(|w| w.name == v.name) {
+                return Err(scenario_error(format!(
+                    "variants[{i}].name: '{}' is used twice.",
+                    v.name
+                )));
+            }
+            scenario.variant(&v.name)?.validate().map_err(|e| {
+                scenario_error(format!("variants[{i}] ({}): {}", v.name, e.message()))
+            })?;
+        }
         Ok(scenario)
+    }
+
+    /// The names of the variants, or just `None` (the scenario as written) when it has none.
+    pub fn variant_names(&self) -> Vec<Option<String>> {
+        if self.variants.is_empty() {
+            vec![None]
+        } else {
+            self.variants.iter().map(|v| Some(v.name.clone())).collect()
+        }
+    }
+
+    /// The scenario as a variant sees it: its configs applied and its expectations added.
+    pub fn variant(&self, name: &str) -> Result<Scenario> {
+        let v = self
+            .variants
+            .iter()
+            .find(|v| v.name == name)
+            .ok_or_else(|| {
+                scenario_error(format!(
+                    "no variant '{name}'; this scenario has {}.",
+                    if self.variants.is_empty() {
+                        "none".to_string()
+                    } else {
+                        self.variants
+                            .iter()
+                            .map(|v| v.name.clone())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    }
+                ))
+            })?;
+        let mut out = self.clone();
+        out.variants.clear();
+        out.name = format!("{} [{}]", self.name, v.name);
+        out.cluster.config.extend(v.config.clone());
+        out.expect.extend(v.expect.clone());
+        Ok(out)
     }
 
     fn validate(&self) -> Result<()> {
@@ -247,6 +329,23 @@ impl Scenario {
         }
         for (i, entry) in self.timeline.iter().enumerate() {
             self.command_for(i, entry)?;
+        }
+        for (i, e) in self.expect.iter().enumerate() {
+            let field = format!("expect[{i}]");
+            e.validate(&field)?;
+            if let Some(t) = &e.topic {
+                let topic = self.topics.iter().find(|x| &x.name == t).ok_or_else(|| {
+                    scenario_error(format!(
+                        "{field}.topic: '{t}' is not one of the scenario's topics."
+                    ))
+                })?;
+                if e.partition.is_some_and(|p| p >= topic.partitions) {
+                    return Err(scenario_error(format!(
+                        "{field}.partition: topic {t} has partitions 0 to {}.",
+                        topic.partitions.saturating_sub(1)
+                    )));
+                }
+            }
         }
         // Building with a fixed seed checks every config, topic and client reference.
         self.build(0).map(|_| ())
@@ -289,7 +388,15 @@ impl Scenario {
                     ))
                 })
         };
-        let ms = || entry.ms.ok_or_else(|| required("ms"));
+        let ms = || {
+            let ms = entry.ms.ok_or_else(|| required("ms"))?;
+            if ms > 60_000 {
+                return Err(scenario_error(format!(
+                    "{field}.ms: at most 60000 ms is allowed; {ms} was given."
+                )));
+            }
+            Ok(ms)
+        };
         match action {
             "kill-broker" => Ok(Command::KillBroker(broker()?)),
             "crash-broker" => Ok(Command::CrashBroker(broker()?)),
@@ -323,7 +430,15 @@ impl Scenario {
                     Some(_) => Some(node("node", &entry.node)?),
                     None => None,
                 },
-                per_mille: entry.per_mille.ok_or_else(|| required("per_mille"))?,
+                per_mille: match entry.per_mille {
+                    None => return Err(required("per_mille")),
+                    Some(p) if p > 1000 => {
+                        return Err(scenario_error(format!(
+                            "{field}.per_mille: a drop rate is between 0 and 1000 per mille; {p} was given."
+                        )))
+                    }
+                    Some(p) => p,
+                },
             }),
             "set-producer-rate" => Ok(Command::SetProducerRate {
                 producer: producer()?,
@@ -337,13 +452,20 @@ impl Scenario {
                 let name = entry.name.clone().ok_or_else(|| required("name"))?;
                 let value = entry.value.as_ref().ok_or_else(|| required("value"))?;
                 let value = value_text(&format!("{field}.value"), value)?;
-                if let Some(t) = &entry.topic {
-                    if !self.topics.iter().any(|x| &x.name == t) {
-                        return Err(scenario_error(format!(
-                            "{field}.topic: '{t}' is not one of the scenario's topics."
-                        )));
+                // The value is checked against the config's rules now, so that a bad file fails
+                // before it runs rather than in the middle of its timeline.
+                let checked = match &entry.topic {
+                    Some(t) => {
+                        if !self.topics.iter().any(|x| &x.name == t) {
+                            return Err(scenario_error(format!(
+                                "{field}.topic: '{t}' is not one of the scenario's topics."
+                            )));
+                        }
+                        TopicConfig::default().set(&name, &value)
                     }
-                }
+                    None => BrokerConfig::default().set(&name, &value),
+                };
+                checked.map_err(|e| scenario_error(format!("{field}: {}", e.message())))?;
                 Ok(Command::AlterConfig {
                     topic: entry.topic.clone(),
                     name,
@@ -407,15 +529,30 @@ impl Scenario {
         })?;
         let mut sim = Simulation::new(self.cluster.brokers, broker_config, seed)
             .map_err(|e| scenario_error(format!("cluster.brokers: {}", e.message())))?;
+        if let Some(racks) = &self.cluster.racks {
+            sim.set_broker_racks(racks)
+                .map_err(|e| scenario_error(format!("cluster.racks: {}", e.message())))?;
+        }
         for (i, topic) in self.topics.iter().enumerate() {
             let mut config = TopicConfig::default();
             apply_configs(&format!("topics[{i}].config"), &topic.config, |k, v| {
                 config.set(k, v)
             })?;
-            sim.create_topic(
+            if let Some(a) = &topic.assignment {
+                if a.len() as u32 != topic.partitions
+                    || a.iter().any(|r| r.len() as u32 != topic.replication_factor)
+                {
+                    return Err(scenario_error(format!(
+                        "topics[{i}].assignment: give {} list(s) of {} broker(s), one per partition.",
+                        topic.partitions, topic.replication_factor
+                    )));
+                }
+            }
+            sim.create_topic_with(
                 &topic.name,
                 topic.partitions,
                 topic.replication_factor,
+                topic.assignment.clone(),
                 config,
             )
             .map_err(|e| scenario_error(format!("topics[{i}]: {}", e.message())))?;
@@ -464,9 +601,14 @@ impl Scenario {
             sim,
             timeline,
             next: 0,
+            checker: None,
+            violations: Vec::new(),
         })
     }
 }
+
+/// Most invariant violations a run keeps (the first ones tell the story).
+pub const MAX_VIOLATIONS: usize = 1_000;
 
 /// A simulation driven by a scenario's timeline.
 #[derive(Clone, Debug)]
@@ -475,9 +617,89 @@ pub struct ScenarioRun {
     pub sim: Simulation,
     timeline: Vec<(SimTime, Command)>,
     next: usize,
+    checker: Option<InvariantChecker>,
+    violations: Vec<(SimTime, Violation)>,
+}
+
+/// How a scenario run ended: every invariant violation seen, the history checker's report and
+/// each expectation's result.
+#[derive(Clone, Debug, Serialize)]
+pub struct Outcome {
+    /// Violations seen after any event, with their times (at most [`MAX_VIOLATIONS`]).
+    pub violations: Vec<(SimTime, Violation)>,
+    /// The history checker's report after the final drain.
+    pub history: HistoryReport,
+    /// Each expectation, and `Err` with what was found when it failed.
+    pub expectations: Vec<(String, std::result::Result<(), String>)>,
+    /// Timeline actions that could not apply.
+    pub action_errors: Vec<String>,
+}
+
+impl Outcome {
+    /// Whether every expectation was met.
+    pub fn passed(&self) -> bool {
+        self.expectations.iter().all(|(_, r)| r.is_ok())
+    }
 }
 
 impl ScenarioRun {
+    /// Checks invariants after every event from now on (`RELIABILITY.md` §B).
+    pub fn check_invariants(&mut self) {
+        self.checker.get_or_insert_with(InvariantChecker::new);
+    }
+
+    /// Violations seen so far.
+    pub fn violations(&self) -> &[(SimTime, Violation)] {
+        &self.violations
+    }
+
+    fn run_until(&mut self, until: SimTime) {
+        let Some(checker) = self.checker.as_mut() else {
+            self.sim.run_until(until);
+            return;
+        };
+        while self.sim.next_task_time().is_some_and(|t| t <= until) {
+            self.sim.step();
+            for v in checker.check(&self.sim) {
+                if self.violations.len() < MAX_VIOLATIONS {
+                    self.violations.push((self.sim.now(), v));
+                }
+            }
+        }
+        self.sim.run_until(until);
+    }
+
+    /// Runs to the end of the scenario with invariants checked after every event, drains the
+    /// history and checks every expectation.
+    pub fn finish(mut self, scenario: &Scenario) -> (Outcome, Simulation) {
+        self.check_invariants();
+        let action_errors = self
+            .advance_to(scenario.duration())
+            .into_iter()
+            .map(|(at, e)| format!("{at}: {e}"))
+            .collect();
+        self.sim.drain_history();
+        let history = self.sim.history().check();
+        let flat: Vec<Violation> = self.violations.iter().map(|(_, v)| v.clone()).collect();
+        let result = RunResult {
+            sim: &self.sim,
+            violations: &flat,
+            history: &history,
+        };
+        let expectations = scenario
+            .expect
+            .iter()
+            .map(|e| (e.describe(), e.check(&result)))
+            .collect();
+        let outcome = Outcome {
+            violations: self.violations,
+            history,
+            expectations,
+            action_errors,
+        };
+        (outcome, self.sim)
+    }
+
     /// Advances to `until`, applying timeline actions at their times. Returns the errors of
     /// actions that could not apply (for example killing a broker that is already dead).
     pub fn advance_to(&mut self, until: SimTime) -> Vec<(SimTime, Error)> {
@@ -486,13 +708,13 @@ impl ScenarioRun {
             if at > until {
                 break;
             }
-            self.sim.run_until(at);
+            self.run_until(at);
             if let Err(e) = self.sim.apply(command) {
                 errors.push((at, e));
             }
             self.next += 1;
         }
-        self.sim.run_until(until);
+        self.run_until(until);
         errors
     }
 }

@@ -205,6 +205,7 @@ pub struct Simulation {
         String,
         std::collections::BTreeMap<crate::metadata::TopicPartition, u64>,
     >,
+    pub(crate) history: crate::history::History,
     events: VecDeque<Event>,
     event_count: u64,
     steps: u64,
@@ -244,6 +245,7 @@ impl Simulation {
             producers: Vec::new(),
             consumers: Vec::new(),
             committed: Default::default(),
+            history: crate::history::History::new(),
             events: VecDeque::new(),
             event_count: 0,
             steps: 0,
@@ -342,6 +344,37 @@ impl Simulation {
         self.schedule(deliver_at, Task::Deliver(id));
     }
 
+    /// Every send and poll so far, for the history checker (`RELIABILITY.md` §A).
+    pub fn history(&self) -> &crate::history::History {
+        &self.history
+    }
+
+    /// The checker's final read: for every partition with a live leader, what a consumer that
+    /// seeks to the beginning would read, recorded as a `Drain`. Call it after healing the
+    /// cluster; partitions without a live leader are left out rather than reported as lost.
+    pub fn drain_history(&mut self) {
+        let mut drains = Vec::new();
+        for (tp, state) in self.controller.image.partitions() {
+            let Some(leader) = state.leader else { continue };
+            let Some(b) = self.broker_index(leader).filter(|&i| self.brokers[i].alive) else {
+                continue;
+            };
+            let Some(replica) = self.brokers[b].replicas.get(&tp) else {
+                continue;
+            };
+            let log = &replica.log;
+            let records: Vec<(u64, u64)> = log
+                .read(log.log_start_offset(), log.high_watermark(), usize::MAX)
+                .iter()
+                .map(|r| (r.offset, r.value_id))
+                .collect();
+            drains.push((tp, log.log_start_offset(), records));
+        }
+        for (tp, start, records) in drains {
+            self.history.record_drain(tp, start, records);
+        }
+    }
+
     /// The network faults in force.
     pub fn network_faults(&self) -> &crate::fault::NetworkFaults {
         &self.network.faults
@@ -410,6 +443,11 @@ impl Simulation {
             Task::Timer(timer) => self.fire(timer),
         }
         true
+    }
+
+    /// When the next queued task runs, if any.
+    pub fn next_task_time(&self) -> Option<SimTime> {
+        self.queue.peek().map(|s| s.time)
     }
 
     /// Runs every task up to and including `until`, then sets the clock to `until`.

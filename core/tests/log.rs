@@ -4,6 +4,7 @@ use kafka_sim::log::{Record, ReplicaLog};
 
 fn record(epoch: u32, value: &str) -> Record {
     Record {
+        value_id: 0,
         offset: 0,
         leader_epoch: epoch,
         timestamp_ms: 0,

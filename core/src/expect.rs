@@ -1,0 +1,332 @@
+//! Scenario expectations (`[[expect]]` in a scenario file): what must be true when a run ends,
+//! checked against the final state, the invariants seen after every event and the history
+//! checker's report. A lesson states its claim ("acks=1 loses acknowledged records here") and the
+//! test command proves it.
+
+use crate::error::{Error, ErrorKind, Result};
+use crate::history::{AnomalyKind, HistoryReport};
+use crate::invariants::Violation;
+use crate::metadata::TopicPartition;
+use crate::sim::Simulation;
+use crate::BrokerId;
+use serde::{Deserialize, Serialize};
+
+/// Every expectation kind a scenario may use.
+pub const KINDS: &[&str] = &[
+    "leader",
+    "offline",
+    "isr",
+    "logs-match",
+    "invariant",
+    "anomaly",
+    "produce-error",
+    "log-end-offset",
+];
+
+/// One `[[expect]]` entry.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Expectation {
+    /// What is checked (see [`KINDS`]).
+    pub kind: String,
+    /// The topic, for partition expectations.
+    pub topic: Option<String>,
+    /// The partition, for partition expectations.
+    pub partition: Option<u32>,
+    /// The broker: the expected leader, or whose log end offset is checked.
+    pub broker: Option<BrokerId>,
+    /// The expected ISR, in any order.
+    pub brokers: Option<Vec<BrokerId>>,
+    /// The invariant (`LogMatching`, …, or `any`), anomaly (`lost-write`, …, or `any-error`)
+    /// or produce error (`NOT_ENOUGH_REPLICAS`, …) named.
+    pub name: Option<String>,
+    /// For `logs-match` and `invariant`: whether it holds (default true).
+    pub holds: Option<bool>,
+    /// For `anomaly` and `produce-error`: whether it occurs (default true).
+    pub present: Option<bool>,
+    /// For `log-end-offset`: the expected offset.
+    pub offset: Option<u64>,
+}
+
+/// What a finished run offers for checking.
+pub struct RunResult<'a> {
+    /// The simulation at the end.
+    pub sim: &'a Simulation,
+    /// Every invariant violation seen after any event.
+    pub violations: &'a [Violation],
+    /// The history checker's report, after the final drain.
+    pub history: &'a HistoryReport,
+}
+
+fn bad(field: &str, message: impl Into<String>) -> Error {
+    Error::new(ErrorKind::Scenario, format!("{field}: {}", message.into()))
+}
+
+impl Expectation {
+    /// Checks the fields this kind needs, naming the first one missing or wrong.
+    pub fn validate(&self, field: &str) -> Result<()> {
+        let need_tp = || -> Result<()> {
+            if self.topic.is_none() {
+                return Err(bad(
+                    &format!("{field}.topic"),
+                    format!("is required for {}.", self.kind),
+                ));
+            }
+            if self.partition.is_none() {
+                return Err(bad(
+                    &format!("{field}.partition"),
+                    format!("is required for {}.", self.kind),
+                ));
+            }
+            Ok(())
+        };
+        match self.kind.as_str() {
+            "leader" => {
+                need_tp()?;
+                if self.broker.is_none() {
+                    return Err(bad(&format!("{field}.broker"), "is required for leader."));
+                }
+            }
+            "offline" | "logs-match" => need_tp()?,
+            "isr" => {
+                need_tp()?;
+                if self.brokers.is_none() {
+                    return Err(bad(&format!("{field}.brokers"), "is required for isr."));
+                }
+            }
+            "log-end-offset" => {
+                need_tp()?;
+                if self.broker.is_none() || self.offset.is_none() {
+                    return Err(bad(field, "log-end-offset needs broker and offset."));
+                }
+            }
+            "invariant" => {
+                if self.name.is_none() {
+                    return Err(bad(
+                        &format!("{field}.name"),
+                        "name an invariant (e.g. LogMatching) or any.",
+                    ));
+                }
+            }
+            "anomaly" => match self.name.as_deref() {
+                Some("any-error") => {}
+                Some(n) if AnomalyKind::ALL.iter().any(|k| k.name() == n) => {}
+                other => {
+                    return Err(bad(
+                        &format!("{field}.name"),
+                        format!(
+                            "'{}' is no anomaly; use any-error or one of {}.",
+                            other.unwrap_or(""),
+                            AnomalyKind::ALL
+                                .iter()
+                                .map(|k| k.name())
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        ),
+                    ))
+                }
+            },
+            "produce-error" => {
+                if self.name.is_none() {
+                    return Err(bad(
+                        &format!("{field}.name"),
+                        "name a Kafka error, e.g. NOT_ENOUGH_REPLICAS.",
+                    ));
+                }
+            }
+            other => {
+                return Err(bad(
+                    &format!("{field}.kind"),
+                    format!(
+                        "unknown expectation '{other}'; use one of {}.",
+                        KINDS.join(", ")
+                    ),
+                ))
+            }
+        }
+        Ok(())
+    }
+
+    fn tp(&self) -> TopicPartition {
+        TopicPartition::new(
+            self.topic.clone().unwrap_or_default(),
+            self.partition.unwrap_or(0),
+        )
+    }
+
+    /// A one-line statement of the expectation, for reports.
+    pub fn describe(&self) -> String {
+        let tp = self.tp();
+        let not = |b: Option<bool>| if b.unwrap_or(true) { "" } else { "no " };
+        match self.kind.as_str() {
+            "leader" => format!("the leader of {tp} is broker {}", self.broker.unwrap_or(-1)),
+            "offline" => format!("{tp} has no leader"),
+            "isr" => format!(
+                "the ISR of {tp} is {:?}",
+                self.brokers.clone().unwrap_or_default()
+            ),
+            "logs-match" => format!(
+                "the replicas of {tp} {} identical logs",
+                if self.holds.unwrap_or(true) {
+                    "end with"
+                } else {
+                    "do not end with"
+                }
+            ),
+            "log-end-offset" => format!(
+                "broker {}'s log end offset of {tp} is {}",
+                self.broker.unwrap_or(-1),
+                self.offset.unwrap_or(0)
+            ),
+            "invariant" => format!(
+                "invariant {} {}",
+                self.name.clone().unwrap_or_default(),
+                if self.holds.unwrap_or(true) {
+                    "holds after every event"
+                } else {
+                    "is broken at least once"
+                }
+            ),
+            "anomaly" => format!(
+                "{}{} anomaly in the history",
+                not(self.present),
+                self.name.clone().unwrap_or_default()
+            ),
+            "produce-error" => format!(
+                "{}{} error seen by a producer",
+                not(self.present),
+                self.name.clone().unwrap_or_default()
+            ),
+            other => other.to_string(),
+        }
+    }
+
+    /// Whether the expectation is met; the error says what was found instead.
+    pub fn check(&self, run: &RunResult<'_>) -> std::result::Result<(), String> {
+        let tp = self.tp();
+        let state = run.sim.metadata().partition(&tp).cloned();
+        let found = |ok: bool, what: String| if ok { Ok(()) } else { Err(what) };
+        match self.kind.as_str() {
+            "leader" => {
+                let leader = state.and_then(|s| s.leader);
+                found(leader == self.broker, format!("the leader is {leader:?}"))
+            }
+            "offline" => {
+                let leader = state.and_then(|s| s.leader);
+                found(leader.is_none(), format!("the leader is {leader:?}"))
+            }
+            "isr" => {
+                let mut isr = state.map(|s| s.isr).unwrap_or_default();
+                isr.sort_unstable();
+                let mut want = self.brokers.clone().unwrap_or_default();
+                want.sort_unstable();
+                found(isr == want, format!("the ISR is {isr:?}"))
+            }
+            "log-end-offset" => {
+                let leo = run
+                    .sim
+                    .brokers()
+                    .iter()
+                    .find(|b| Some(b.id) == self.broker)
+                    .and_then(|b| b.replicas.get(&tp))
+                    .map(|r| r.log.log_end_offset());
+                found(leo == self.offset, format!("it is {leo:?}"))
+            }
+            "logs-match" => {
+                let logs: Vec<(BrokerId, Vec<(u64, u64)>)> = run
+                    .sim
+                    .brokers()
+                    .iter()
+                    .filter_map(|b| {
+                        let r = b.replicas.get(&tp)?;
+                        Some((
+                            b.id,
+                            r.log.records().map(|x| (x.offset, x.value_id)).collect(),
+                        ))
+                    })
+                    .collect();
+                let first_difference = logs.windows(2).find_map(|w| {
+                    (w[0].1 != w[1].1).then(|| {
+                        let at = w[0].1.iter().zip(&w[1].1).position(|(a, b)| a != b);
+                        match at {
+                            Some(i) => format!(
+                                "brokers {} and {} differ at offset {}",
+                                w[0].0, w[1].0, w[0].1[i].0
+                            ),
+                            None => format!(
+                                "brokers {} and {} hold {} and {} records",
+                                w[0].0,
+                                w[1].0,
+                                w[0].1.len(),
+                                w[1].1.len()
+                            ),
+                        }
+                    })
+                });
+                let holds = first_difference.is_none();
+                found(
+                    holds == self.holds.unwrap_or(true),
+                    first_difference.unwrap_or_else(|| "the logs are identical".to_string()),
+                )
+            }
+            "invariant" => {
+                let name = self.name.as_deref().unwrap_or("any");
+                let broken: Vec<&Violation> = run
+                    .violations
+                    .iter()
+                    .filter(|v| name == "any" || v.invariant == name)
+                    .collect();
+                let holds = broken.is_empty();
+                found(
+                    holds == self.holds.unwrap_or(true),
+                    match broken.first() {
+                        Some(v) => format!(
+                            "{} violation(s), first: {}: {}",
+                            broken.len(),
+                            v.invariant,
+                            v.detail
+                        ),
+                        None => "it was never violated".to_string(),
+                    },
+                )
+            }
+            "anomaly" => {
+                let name = self.name.as_deref().unwrap_or("any-error");
+                let seen: Vec<_> = run
+                    .history
+                    .anomalies
+                    .iter()
+                    .filter(|a| {
+                        if name == "any-error" {
+                            a.kind.is_error()
+                        } else {
+                            a.kind.name() == name
+                        }
+                    })
+                    .collect();
+                let present = !seen.is_empty();
+                found(
+                    present == self.present.unwrap_or(true),
+                    match seen.first() {
+                        Some(a) => format!("{} found, first: {}", seen.len(), a.explain()),
+                        None => "none found".to_string(),
+                    },
+                )
+            }
+            "produce-error" => {
+                let name = self.name.as_deref().unwrap_or("");
+                let count: u64 = run
+                    .sim
+                    .producers()
+                    .iter()
+                    .map(|p| p.stats.errors_by_name.get(name).copied().unwrap_or(0))
+                    .sum();
+                found(
+                    (count > 0) == self.present.unwrap_or(true),
+                    format!("{count} seen"),
+                )
+            }
+            other => Err(format!("unknown expectation '{other}'")),
+        }
+    }
+}
