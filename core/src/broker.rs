@@ -98,6 +98,9 @@ pub struct Broker {
     pub incarnation: u32,
     /// The broker asked for a controlled shutdown and waits for the controller's go.
     pub shutting_down: bool,
+    /// Whether the last stop was a completed controlled shutdown (logs flushed).
+    #[serde(default)]
+    pub stopped_cleanly: bool,
     image: MetadataImage,
     /// Replicas by partition. Logs survive a kill (they are on disk).
     pub replicas: BTreeMap<TopicPartition, Replica>,
@@ -113,6 +116,7 @@ impl Broker {
             alive: false,
             incarnation: 0,
             shutting_down: false,
+            stopped_cleanly: true,
             image: MetadataImage::default(),
             replicas: BTreeMap::new(),
             fetchers: BTreeMap::new(),
@@ -232,6 +236,7 @@ impl Simulation {
             incarnation: broker.incarnation,
             metadata_offset: broker.image.offset,
             want_shut_down: broker.shutting_down,
+            previous_shutdown_clean: broker.stopped_cleanly,
         };
         let me = NodeId::Broker(broker.id);
         let controller = NodeId::Controller(self.controller.id);
@@ -244,6 +249,7 @@ impl Simulation {
         let broker = &mut self.brokers[i];
         broker.alive = false;
         broker.shutting_down = false;
+        broker.stopped_cleanly = false;
         // Requests held by the process die with it; their clients see the connection close.
         let mut closed: Vec<(NodeId, u64)> = broker
             .parked
@@ -470,6 +476,7 @@ impl Simulation {
                     replica.log.flush();
                 }
                 self.stop_broker(i);
+                self.brokers[i].stopped_cleanly = true;
                 self.emit(EventKind::BrokerShutDown { broker: id });
             }
             Payload::AlterPartitionResponse { tp, error: Some(_) } => {

@@ -155,6 +155,7 @@ impl Simulation {
                     replicas,
                     leader_epoch: 0,
                     partition_epoch: 0,
+                    elr: Vec::new(),
                 }
             })
             .collect();
@@ -253,7 +254,14 @@ impl Simulation {
                 incarnation,
                 metadata_offset,
                 want_shut_down,
-            } => self.controller_heartbeat(broker, incarnation, metadata_offset, want_shut_down),
+                previous_shutdown_clean,
+            } => self.controller_heartbeat(
+                broker,
+                incarnation,
+                metadata_offset,
+                want_shut_down,
+                previous_shutdown_clean,
+            ),
             Payload::AlterPartition {
                 tp,
                 leader_epoch,
@@ -283,6 +291,7 @@ impl Simulation {
         incarnation: u32,
         metadata_offset: u64,
         want_shut_down: bool,
+        previous_shutdown_clean: bool,
     ) {
         self.controller.last_heartbeat.insert(broker, self.now);
         let offset_before = self.controller.image.offset;
@@ -292,6 +301,35 @@ impl Simulation {
             self.controller.incarnations.insert(broker, incarnation);
             self.controller_set_fenced(broker, true);
             self.emit(EventKind::BrokerRegistered { broker });
+            // The old process's leaderships die with it: each partition it led gets a new
+            // leader (or none) in a new epoch, so the restarted broker never leads in an epoch
+            // whose log it may have lost. Simplification: its ISR memberships as a follower
+            // stay until it is fenced, as after a quick restart under ZooKeeper; KRaft would
+            // refuse the registration until the old session expires and then fence it.
+            let elr = self.config.eligible_leader_replicas;
+            let unclean = elr && !previous_shutdown_clean;
+            let affected: Vec<TopicPartition> = self
+                .controller
+                .image
+                .partitions()
+                .filter(|(_, p)| {
+                    p.leader == Some(broker)
+                        || (unclean && (p.isr.contains(&broker) || p.elr.contains(&broker)))
+                })
+                .map(|(tp, _)| tp)
+                .collect();
+            // With ELR, KIP-966 removes a broker that shut down uncleanly from every ISR and ELR
+            // when it registers again: it may have lost records it had acknowledged.
+            let reason = if unclean {
+                format!(
+                    "broker {broker} restarted after an unclean shutdown and may have lost records"
+                )
+            } else {
+                format!("broker {broker} restarted")
+            };
+            for tp in affected {
+                self.controller_change_partition(&tp, Some(broker), unclean, &reason);
+            }
             self.publish_metadata();
         } else if want_shut_down {
             self.controller_controlled_shutdown(broker);
@@ -313,11 +351,7 @@ impl Simulation {
                 .map(|(tp, _)| tp)
                 .collect();
             for tp in offline {
-                self.controller_elect(
-                    &tp,
-                    None,
-                    &format!("broker {broker} was unfenced and is in the ISR"),
-                );
+                self.controller_elect(&tp, None, &format!("broker {broker} was unfenced"));
             }
             self.publish_metadata();
         }
@@ -446,9 +480,24 @@ impl Simulation {
         self.schedule_in_ms(500, Timer::ControllerFenceCheck);
     }
 
-    /// Removes `removed` from the partition's ISR (never emptying it) and re-elects the leader if
-    /// needed, emitting events for what changed. The caller publishes.
+    /// Removes `removed` from the partition's ISR and re-elects the leader if needed, emitting
+    /// events for what changed. The caller publishes.
+    ///
+    /// Without eligible leader replicas the ISR is never emptied (KRaft keeps the last member
+    /// listed). With them (KIP-966) the ISR may become empty, and a replica that leaves an ISR
+    /// already below `min.insync.replicas` joins the ELR, unless it `lost_data` in an unclean
+    /// shutdown; an ELR member may be elected when no ISR member can lead.
     fn controller_elect(&mut self, tp: &TopicPartition, removed: Option<BrokerId>, reason: &str) {
+        self.controller_change_partition(tp, removed, false, reason);
+    }
+
+    fn controller_change_partition(
+        &mut self,
+        tp: &TopicPartition,
+        removed: Option<BrokerId>,
+        lost_data: bool,
+        reason: &str,
+    ) {
         let unclean_enabled = self
             .controller
             .image
@@ -456,14 +505,22 @@ impl Simulation {
             .get(&tp.topic)
             .and_then(|t| t.config.unclean_leader_election_enable)
             .unwrap_or(self.config.unclean_leader_election_enable);
+        let elr_enabled = self.config.eligible_leader_replicas;
+        let min_isr = self.effective_min_isr(&tp.topic) as usize;
         let image = &self.controller.image;
         let Some(state) = image.partition(tp).cloned() else {
             return;
         };
         let mut isr = state.isr.clone();
+        let mut elr = state.elr.clone();
         if let Some(b) = removed {
-            // Without eligible leader replicas, KRaft keeps the last ISR member listed.
-            if isr.len() > 1 {
+            if elr_enabled {
+                isr.retain(|&x| x != b);
+                elr.retain(|&x| x != b);
+                if state.isr.contains(&b) && isr.len() < min_isr && !lost_data {
+                    elr.push(b);
+                }
+            } else if isr.len() > 1 {
                 isr.retain(|&x| x != b);
             }
         }
@@ -473,12 +530,33 @@ impl Simulation {
         } else {
             Election::Online
         };
-        let result = elect_leader(&state.replicas, &isr, state.leader, acceptable, election);
+        let mut result = elect_leader(&state.replicas, &isr, state.leader, acceptable, election);
+        let mut from_elr = false;
+        if elr_enabled && isr.is_empty() {
+            // KIP-966: with the ISR empty, an unfenced ELR member (in assignment order) is
+            // elected before any unclean choice, and becomes the ISR.
+            if let Some(&b) = state
+                .replicas
+                .iter()
+                .find(|&&b| elr.contains(&b) && acceptable(b))
+            {
+                result.leader = Some(b);
+                result.unclean = false;
+                from_elr = true;
+                isr = vec![b];
+                elr.retain(|&x| x != b);
+            }
+        }
         if result.unclean {
             isr = result.leader.into_iter().collect();
+            elr.clear();
+        }
+        if isr.len() >= min_isr {
+            elr.clear();
         }
         let mut new_state = state.clone();
         new_state.isr = isr.clone();
+        new_state.elr = elr;
         if result.leader != state.leader {
             new_state.leader = result.leader;
             new_state.leader_epoch += 1;
@@ -490,18 +568,28 @@ impl Simulation {
         if let Some(t) = self.controller.image.topics.get_mut(&tp.topic) {
             t.partitions[tp.partition as usize] = new_state.clone();
         }
-        if new_state.isr != state.isr {
+        if new_state.isr != state.isr || new_state.elr != state.elr {
             self.emit(EventKind::IsrChanged {
                 tp: tp.clone(),
                 from: state.isr.clone(),
                 to: new_state.isr.clone(),
-                reason: reason.to_string(),
+                reason: if new_state.elr.is_empty() {
+                    reason.to_string()
+                } else {
+                    format!(
+                        "{reason}; eligible leader replicas are now [{}]",
+                        list(&new_state.elr)
+                    )
+                },
             });
         }
         if new_state.leader != state.leader {
             let why = match (result.leader, result.unclean) {
                 (Some(l), true) => format!(
                     "{reason}, no in-sync replica could lead and unclean.leader.election.enable=true let out-of-sync broker {l} take over (records may be lost)"
+                ),
+                (Some(l), false) if from_elr => format!(
+                    "{reason}, the ISR was empty and {l} is an eligible leader replica (KIP-966): it left the ISR after the high watermark stopped, so it holds every committed record"
                 ),
                 (Some(l), false) => format!("{reason} and {l} is the first live replica in the ISR"),
                 (None, _) => format!("{reason} and no live replica is in the ISR [{}]", list(&new_state.isr)),
@@ -542,7 +630,21 @@ impl Simulation {
             return Some(KafkaError::InvalidRequest);
         }
         let grew = new_isr.len() > state.isr.len();
+        let min_isr = self.effective_min_isr(&tp.topic) as usize;
         let mut new_state = state.clone();
+        if self.config.eligible_leader_replicas {
+            // Replicas leaving an ISR that is below min.insync.replicas keep every committed
+            // record (the high watermark no longer moves), so they become eligible leaders.
+            for b in &state.isr {
+                if !new_isr.contains(b) && new_isr.len() < min_isr && !new_state.elr.contains(b) {
+                    new_state.elr.push(*b);
+                }
+            }
+            new_state.elr.retain(|b| !new_isr.contains(b));
+            if new_isr.len() >= min_isr {
+                new_state.elr.clear();
+            }
+        }
         new_state.isr = new_isr;
         new_state.partition_epoch += 1;
         if let Some(t) = self.controller.image.topics.get_mut(&tp.topic) {

@@ -71,6 +71,11 @@ pub struct PartitionState {
     pub leader_epoch: u32,
     /// Bumped on every change of this record.
     pub partition_epoch: u32,
+    /// Eligible leader replicas (KIP-966): replicas that left an ISR smaller than
+    /// `min.insync.replicas` and still hold every committed record, so they may be elected when
+    /// the ISR is empty. Always empty while the feature is off.
+    #[serde(default)]
+    pub elr: Vec<BrokerId>,
 }
 
 /// A topic in the metadata image.

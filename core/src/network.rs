@@ -90,6 +90,9 @@ pub enum Payload {
         metadata_offset: u64,
         /// The broker asks for a controlled shutdown (`wantShutDown`).
         want_shut_down: bool,
+        /// Whether the process's previous run ended in a clean shutdown (KIP-966 sends the
+        /// previous broker epoch only then).
+        previous_shutdown_clean: bool,
     },
     /// The controller's answer to a heartbeat.
     BrokerHeartbeatResponse {

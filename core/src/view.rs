@@ -227,10 +227,18 @@ impl Simulation {
             meta.partitions.len(),
             meta.config.describe().join(",")
         );
+        // kafka-topics.sh prints N/A for the ELR columns while the feature is off. LastKnownElr
+        // is not modelled and printed empty.
+        let elr_on = self.broker_config().eligible_leader_replicas;
         for (p, state) in meta.partitions.iter().enumerate() {
             let leader = state.leader.map_or("none".to_string(), |l| l.to_string());
+            let (elr, last_known) = if elr_on {
+                (join(&state.elr), String::new())
+            } else {
+                ("N/A".to_string(), "N/A".to_string())
+            };
             out.push_str(&format!(
-                "\tTopic: {topic}\tPartition: {p}\tLeader: {leader}\tReplicas: {}\tIsr: {}\tElr: N/A\tLastKnownElr: N/A\n",
+                "\tTopic: {topic}\tPartition: {p}\tLeader: {leader}\tReplicas: {}\tIsr: {}\tElr: {elr}\tLastKnownElr: {last_known}\n",
                 join(&state.replicas),
                 join(&state.isr)
             ));
