@@ -205,6 +205,12 @@ pub struct Variant {
     /// Cluster configs set on top of `[cluster] config`.
     #[serde(default)]
     pub config: BTreeMap<String, toml::Value>,
+    /// Topic configs set on every topic.
+    #[serde(default)]
+    pub topic_config: BTreeMap<String, toml::Value>,
+    /// Producer configs set on every producer.
+    #[serde(default)]
+    pub producer_config: BTreeMap<String, toml::Value>,
     /// Expectations added to the scenario's own.
     #[serde(default)]
     pub expect: Vec<Expectation>,
@@ -306,6 +312,12 @@ impl Scenario {
         out.variants.clear();
         out.name = format!("{} [{}]", self.name, v.name);
         out.cluster.config.extend(v.config.clone());
+        for t in &mut out.topics {
+            t.config.extend(v.topic_config.clone());
+        }
+        for p in &mut out.producers {
+            p.config.extend(v.producer_config.clone());
+        }
         out.expect.extend(v.expect.clone());
         Ok(out)
     }
@@ -673,8 +685,32 @@ impl ScenarioRun {
     /// history and checks every expectation.
     pub fn finish(mut self, scenario: &Scenario) -> (Outcome, Simulation) {
         self.check_invariants();
-        let action_errors = self
-            .advance_to(scenario.duration())
+        let end = scenario.duration();
+        let mut action_errors = Vec::new();
+        let mut results: Vec<Option<(String, std::result::Result<(), String>)>> =
+            vec![None; scenario.expect.len()];
+        // Expectations with a time are checked when the run reaches it, against the state then.
+        let mut timed: Vec<(SimTime, usize)> = scenario
+            .expect
+            .iter()
+            .enumerate()
+            .filter_map(|(i, e)| e.at_ms.map(|t| (SimTime::from_ms(t).min(end), i)))
+            .collect();
+        timed.sort();
+        for (at, i) in timed {
+            action_errors.extend(self.advance_to(at));
+            let history = self.sim.history().check();
+            let flat: Vec<Violation> = self.violations.iter().map(|(_, v)| v.clone()).collect();
+            let result = RunResult {
+                sim: &self.sim,
+                violations: &flat,
+                history: &history,
+            };
+            let e = &scenario.expect[i];
+            results[i] = Some((e.describe(), e.check(&result)));
+        }
+        action_errors.extend(self.advance_to(end));
+        let action_errors = action_errors
             .into_iter()
             .map(|(at, e)| format!("{at}: {e}"))
             .collect();
@@ -689,7 +725,8 @@ impl ScenarioRun {
         let expectations = scenario
             .expect
             .iter()
-            .map(|e| (e.describe(), e.check(&result)))
+            .zip(results)
+            .map(|(e, done)| done.unwrap_or_else(|| (e.describe(), e.check(&result))))
             .collect();
         let outcome = Outcome {
             violations: self.violations,
