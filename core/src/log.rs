@@ -178,6 +178,10 @@ impl ReplicaLog {
     /// Discards every record at or above `offset` (a follower removing a diverged suffix).
     pub fn truncate_to(&mut self, offset: u64) {
         if offset >= self.log_end_offset {
+            // Nothing to remove, but epochs that start at or after `offset` hold no records and
+            // must go, as UnifiedLog.truncateTo does: otherwise a follower keeps announcing an
+            // empty epoch the leader never had, and every fetch reports the same divergence.
+            self.epochs.retain(|e| e.start_offset < offset);
             return;
         }
         let offset = offset.max(self.log_start_offset);

@@ -60,3 +60,16 @@ fn retention_keeps_memory_bounded_but_only_below_the_high_watermark() {
     assert_eq!(log.records().len(), kafka_sim::log::MAX_RETAINED_RECORDS);
     assert_eq!(log.log_start_offset(), 50);
 }
+
+#[test]
+fn truncating_at_the_log_end_drops_empty_epochs() {
+    // A replica that led epoch 2 without writing has an epoch entry at its log end; a truncation
+    // to that offset must remove it, or it keeps sending a last fetched epoch the leader lacks.
+    let mut log = ReplicaLog::new();
+    log.append(record(0, "a"));
+    log.begin_epoch(2);
+    assert_eq!(log.latest_epoch(), Some(2));
+    log.truncate_to(1);
+    assert_eq!(log.log_end_offset(), 1);
+    assert_eq!(log.latest_epoch(), Some(0));
+}
