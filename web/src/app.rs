@@ -11,10 +11,10 @@ use yew::prelude::*;
 /// Where the model is simpler than Kafka; shown on the page so that nobody learns it as fact.
 pub const SIMPLIFICATIONS: &[&str] = &[
     "One controller that never fails stands in for the KRaft quorum (Raft elections come later); it pushes metadata to brokers, where KRaft brokers fetch the metadata log.",
-    "Replica placement uses Kafka's rack-unaware AdminUtils algorithm, not yet the KRaft StripedReplicaPlacer.",
     "The producer keeps one batch per partition in flight, as with max.in.flight.requests.per.connection=1.",
     "The consumer is assigned every partition directly; groups, the coordinator and __consumer_offsets come later, so commits are kept by the simulator.",
-    "A killed broker keeps its whole log (no unflushed data is lost).",
+    "The operating system writes the page cache to disk every 5 seconds, all at once; a crash (lossy kill) loses what was written since.",
+    "A restarted broker registers at once and keeps its ISR memberships as a follower until it is fenced, as after a quick restart under ZooKeeper; KRaft would make it wait for its old session to expire.",
 ];
 
 /// Props of [`App`].
