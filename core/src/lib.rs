@@ -27,6 +27,7 @@
 #![warn(missing_docs)]
 
 pub mod broker;
+pub mod builtin;
 pub mod config;
 pub mod consumer;
 pub mod controller;

@@ -5,8 +5,12 @@
 use crate::config::{BrokerConfig, ConsumerConfig, ProducerConfig, TopicConfig};
 use crate::consumer::ConsumerSpec;
 use crate::error::{Error, ErrorKind, Result};
-use crate::expect::{Expectation, RunResult};
+use crate::expect::Expectation;
+#[cfg(feature = "checks")]
+use crate::expect::RunResult;
+#[cfg(feature = "checks")]
 use crate::history::HistoryReport;
+#[cfg(feature = "checks")]
 use crate::invariants::{InvariantChecker, Violation};
 use crate::network::NodeId;
 use crate::producer::ProducerSpec;
@@ -184,13 +188,23 @@ pub struct Scenario {
     /// Actions over time.
     #[serde(default)]
     pub timeline: Vec<TimelineEntry>,
-    /// What must be true when the run ends.
+    /// What must be true when the run ends (read only with the `checks` feature).
     #[serde(default)]
+    #[cfg_attr(not(feature = "checks"), serde(deserialize_with = "ignored"))]
     pub expect: Vec<Expectation>,
     /// Named variants: the same timeline under other cluster configs (for example a legacy rule
     /// against the current one), each with its own expectations.
     #[serde(default)]
+    #[cfg_attr(not(feature = "checks"), serde(deserialize_with = "ignored"))]
     pub variants: Vec<Variant>,
+}
+
+/// Accepts and skips a section the build does not use, so that a file with expectations still
+/// loads where the checkers are compiled out.
+#[cfg(not(feature = "checks"))]
+fn ignored<'de, D: serde::Deserializer<'de>, T>(d: D) -> std::result::Result<Vec<T>, D::Error> {
+    serde::de::IgnoredAny::deserialize(d)?;
+    Ok(Vec::new())
 }
 
 /// A `[[variants]]` entry.
@@ -265,6 +279,7 @@ impl Scenario {
             scenario_error(format!("{location}{}", e.message()))
         })?;
         scenario.validate()?;
+        #[cfg(feature = "checks")]
         for (i, v) in scenario.variants.iter().enumerate() {
             if scenario.variants[..i].iter().any(|w| w.name == v.name) {
                 return Err(scenario_error(format!(
@@ -342,6 +357,7 @@ impl Scenario {
         for (i, entry) in self.timeline.iter().enumerate() {
             self.command_for(i, entry)?;
         }
+        #[cfg(feature = "checks")]
         for (i, e) in self.expect.iter().enumerate() {
             let field = format!("expect[{i}]");
             e.validate(&field)?;
@@ -613,7 +629,9 @@ impl Scenario {
             sim,
             timeline,
             next: 0,
+            #[cfg(feature = "checks")]
             checker: None,
+            #[cfg(feature = "checks")]
             violations: Vec::new(),
         })
     }
@@ -629,10 +647,13 @@ pub struct ScenarioRun {
     pub sim: Simulation,
     timeline: Vec<(SimTime, Command)>,
     next: usize,
+    #[cfg(feature = "checks")]
     checker: Option<InvariantChecker>,
+    #[cfg(feature = "checks")]
     violations: Vec<(SimTime, Violation)>,
 }
 
+#[cfg(feature = "checks")]
 /// How a scenario run ended: every invariant violation seen, the history checker's report and
 /// each expectation's result.
 #[derive(Clone, Debug, Serialize)]
@@ -647,6 +668,7 @@ pub struct Outcome {
     pub action_errors: Vec<String>,
 }
 
+#[cfg(feature = "checks")]
 impl Outcome {
     /// Whether every expectation was met.
     pub fn passed(&self) -> bool {
@@ -656,15 +678,23 @@ impl Outcome {
 
 impl ScenarioRun {
     /// Checks invariants after every event from now on (`RELIABILITY.md` §B).
+    #[cfg(feature = "checks")]
     pub fn check_invariants(&mut self) {
         self.checker.get_or_insert_with(InvariantChecker::new);
     }
 
     /// Violations seen so far.
+    #[cfg(feature = "checks")]
     pub fn violations(&self) -> &[(SimTime, Violation)] {
         &self.violations
     }
 
+    #[cfg(not(feature = "checks"))]
+    fn run_until(&mut self, until: SimTime) {
+        self.sim.run_until(until);
+    }
+
+    #[cfg(feature = "checks")]
     fn run_until(&mut self, until: SimTime) {
         let Some(checker) = self.checker.as_mut() else {
             self.sim.run_until(until);
@@ -683,6 +713,7 @@ impl ScenarioRun {
 
     /// Runs to the end of the scenario with invariants checked after every event, drains the
     /// history and checks every expectation.
+    #[cfg(feature = "checks")]
     pub fn finish(mut self, scenario: &Scenario) -> (Outcome, Simulation) {
         self.check_invariants();
         let end = scenario.duration();

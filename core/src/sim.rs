@@ -390,7 +390,10 @@ impl Simulation {
             time: self.now,
             kind,
         };
-        self.trace_hash = fnv1a(self.trace_hash, format!("{:?}", event).as_bytes());
+        // The narration carries every field a learner sees; hashing it rather than the Debug form
+        // keeps the derived Debug code of every event type out of the page's download.
+        self.trace_hash = fnv1a(self.trace_hash, &event.time.0.to_le_bytes());
+        self.trace_hash = fnv1a(self.trace_hash, event.narrate().as_bytes());
         self.event_count += 1;
         if self.events.len() == MAX_EVENTS {
             self.events.pop_front();

@@ -55,3 +55,10 @@ fn every_scenario_meets_its_expectations() {
     );
     assert!(checked > 0);
 }
+
+#[test]
+fn the_built_in_quickstart_equals_its_file() {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../scenarios/quickstart.toml");
+    let parsed = Scenario::parse(&std::fs::read_to_string(path).unwrap()).unwrap();
+    assert_eq!(parsed, kafka_sim::builtin::quickstart());
+}

@@ -12,9 +12,6 @@ pub const TICK_MS: u64 = 50;
 /// The speeds offered, in simulated seconds per wall second.
 pub const SPEEDS: [u32; 5] = [1, 2, 5, 10, 20];
 
-/// The built-in scenario the page opens with.
-pub const DEFAULT_SCENARIO: &str = include_str!("../../scenarios/quickstart.toml");
-
 /// A user intent.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Action {
@@ -77,7 +74,8 @@ impl Playground {
 
     /// The page's default: the quickstart scenario with its own seed.
     pub fn default_scenario() -> Playground {
-        let scenario = Scenario::parse(DEFAULT_SCENARIO).expect("the built-in scenario is valid");
+        // A value rather than the parsed file: the TOML parser would dominate the download.
+        let scenario = kafka_sim::builtin::quickstart();
         let seed = scenario.seed_or(None);
         Playground::new(scenario, seed).expect("the built-in scenario builds")
     }

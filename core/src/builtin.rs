@@ -1,0 +1,88 @@
+//! Built-in scenarios as values, so that the page can start one without linking a TOML parser
+//! (the parser and its serde code are the largest part of the download). Each value equals the
+//! parse of its file in `scenarios/`, which `core/tests/scenarios.rs` checks.
+
+use crate::scenario::{
+    ClusterSpec, ConsumerEntry, ProducerEntry, Scenario, TimelineEntry, TopicSpec,
+};
+use std::collections::BTreeMap;
+
+fn config(pairs: &[(&str, toml::Value)]) -> BTreeMap<String, toml::Value> {
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.clone()))
+        .collect()
+}
+
+impl TimelineEntry {
+    /// An action at a time, with every optional field unset.
+    pub fn at(at_ms: u64, action: &str) -> TimelineEntry {
+        TimelineEntry {
+            at_ms,
+            action: action.to_string(),
+            broker: None,
+            producer: None,
+            rate_per_sec: None,
+            records: None,
+            from: None,
+            to: None,
+            node: None,
+            between: None,
+            ms: None,
+            per_mille: None,
+            topic: None,
+            name: None,
+            value: None,
+        }
+    }
+}
+
+/// `scenarios/quickstart.toml`: a broker dies and comes back.
+pub fn quickstart() -> Scenario {
+    let broker_action = |at_ms, action, broker| TimelineEntry {
+        broker: Some(broker),
+        ..TimelineEntry::at(at_ms, action)
+    };
+    Scenario {
+        version: 1,
+        name: "Quickstart: a broker dies and comes back".to_string(),
+        description: "Leader election from the ISR when a broker stops heartbeating, and ISR expansion after it returns.".to_string(),
+        seed: Some(42),
+        duration_ms: Some(40_000),
+        cluster: ClusterSpec {
+            brokers: 3,
+            config: BTreeMap::new(),
+            racks: None,
+        },
+        topics: vec![TopicSpec {
+            name: "orders".to_string(),
+            partitions: 3,
+            replication_factor: 3,
+            assignment: None,
+            config: config(&[("min.insync.replicas", toml::Value::Integer(2))]),
+        }],
+        producers: vec![ProducerEntry {
+            client_id: "producer-1".to_string(),
+            topic: "orders".to_string(),
+            rate_per_sec: 20,
+            keys: 12,
+            record_bytes: 100,
+            config: BTreeMap::new(),
+        }],
+        consumers: vec![ConsumerEntry {
+            client_id: "consumer-1".to_string(),
+            group: "orders-app".to_string(),
+            topic: "orders".to_string(),
+            config: config(&[(
+                "auto.offset.reset",
+                toml::Value::String("earliest".to_string()),
+            )]),
+        }],
+        timeline: vec![
+            broker_action(5_000, "kill-broker", 1),
+            broker_action(25_000, "restart-broker", 1),
+        ],
+        expect: Vec::new(),
+        variants: Vec::new(),
+    }
+}
