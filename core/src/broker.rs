@@ -560,6 +560,12 @@ impl Simulation {
                 changed_leaderships.push(tp.clone());
             }
         }
+        // Replicas of deleted topics, or moved away by a reassignment, are deleted from disk.
+        self.brokers[i].replicas.retain(|tp, _| {
+            image
+                .partition(tp)
+                .is_some_and(|state| state.replicas.contains(&id))
+        });
         self.brokers[i].image = image;
         for (tp, from_offset, to_offset) in hw_truncations {
             self.emit(EventKind::Truncated {

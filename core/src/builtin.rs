@@ -33,6 +33,9 @@ impl TimelineEntry {
             topic: None,
             name: None,
             value: None,
+            partitions: None,
+            partition: None,
+            replicas: None,
         }
     }
 }

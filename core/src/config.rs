@@ -93,6 +93,11 @@ pub struct BrokerConfig {
     /// Legacy rule for teaching: the leader's high watermark counts only the committed ISR and
     /// ignores replicas whose addition is pending (before KIP-497's maximal ISR, trace T6).
     pub hw_ignores_pending_isr: bool,
+    /// `auto.leader.rebalance.enable`: the controller periodically moves leadership back to each
+    /// partition's preferred (first) replica.
+    pub auto_leader_rebalance_enable: bool,
+    /// `leader.imbalance.check.interval.seconds`: how often it does so.
+    pub leader_imbalance_check_interval_seconds: u64,
 }
 
 /// The rule a follower uses to discard a diverged log suffix (`SEMANTICS.md` §3.5).
@@ -136,6 +141,8 @@ impl Default for BrokerConfig {
             eligible_leader_replicas: false,
             follower_truncation: FollowerTruncation::LeaderEpoch,
             hw_ignores_pending_isr: false,
+            auto_leader_rebalance_enable: true,
+            leader_imbalance_check_interval_seconds: 300,
         }
     }
 }
@@ -156,6 +163,8 @@ impl BrokerConfig {
         "eligible.leader.replicas.enable",
         "sim.legacy.follower.truncation",
         "sim.legacy.hw.ignores.pending.isr",
+        "auto.leader.rebalance.enable",
+        "leader.imbalance.check.interval.seconds",
     ];
 
     /// Sets one config by its Kafka name, validating the value.
@@ -210,6 +219,12 @@ impl BrokerConfig {
             }
             "sim.legacy.hw.ignores.pending.isr" => {
                 self.hw_ignores_pending_isr = bool_value(name, value)?
+            }
+            "auto.leader.rebalance.enable" => {
+                self.auto_leader_rebalance_enable = bool_value(name, value)?
+            }
+            "leader.imbalance.check.interval.seconds" => {
+                self.leader_imbalance_check_interval_seconds = int_in(name, value, 1, 86_400)? as u64
             }
             _ => return Err(unknown("broker", name, Self::KNOWN)),
         }

@@ -156,6 +156,8 @@ impl Simulation {
                     leader_epoch: 0,
                     partition_epoch: 0,
                     elr: Vec::new(),
+                    adding: Vec::new(),
+                    removing: Vec::new(),
                 }
             })
             .collect();
@@ -664,6 +666,9 @@ impl Simulation {
             to: new_state.isr,
             reason,
         });
+        if grew {
+            self.controller_maybe_complete_reassignment(tp);
+        }
         self.publish_metadata();
         None
     }

@@ -18,6 +18,36 @@ pub enum EventKind {
         /// Replication factor.
         replication_factor: u32,
     },
+    /// A topic was deleted.
+    TopicDeleted {
+        /// Topic name.
+        topic: String,
+    },
+    /// Partitions were added to a topic.
+    PartitionsAdded {
+        /// Topic name.
+        topic: String,
+        /// Partition count before.
+        from: u32,
+        /// Partition count after.
+        to: u32,
+    },
+    /// A partition reassignment started.
+    ReassignmentStarted {
+        /// The partition.
+        tp: TopicPartition,
+        /// The replicas before.
+        from: Vec<BrokerId>,
+        /// The target replicas.
+        to: Vec<BrokerId>,
+    },
+    /// A partition reassignment completed.
+    ReassignmentCompleted {
+        /// The partition.
+        tp: TopicPartition,
+        /// The replicas now.
+        replicas: Vec<BrokerId>,
+    },
     /// A broker process was killed (hard kill: it stops answering at once).
     BrokerKilled {
         /// The broker.
@@ -172,6 +202,17 @@ impl Event {
             EventKind::TopicCreated { topic, partitions, replication_factor } => format!(
                 "Created topic {topic} with {partitions} partition(s) and replication factor {replication_factor}."
             ),
+            EventKind::TopicDeleted { topic } => format!("Deleted topic {topic}; brokers remove its replicas as they see the change."),
+            EventKind::PartitionsAdded { topic, from, to } => format!(
+                "Topic {topic} grew from {from} to {to} partitions; keys now hash modulo {to}, so keyed records may land in other partitions than before."
+            ),
+            EventKind::ReassignmentStarted { tp, from, to } => format!(
+                "Reassigning {tp} from [{}] to [{}]: new replicas copy the log and must join the ISR before old ones leave.",
+                ids(from), ids(to)
+            ),
+            EventKind::ReassignmentCompleted { tp, replicas } => {
+                format!("The reassignment of {tp} completed: its replicas are now [{}].", ids(replicas))
+            }
             EventKind::BrokerKilled { broker } => format!(
                 "Broker {broker} was killed. Its process stopped; the controller will notice only when its heartbeats stop arriving."
             ),

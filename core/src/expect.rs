@@ -16,6 +16,7 @@ pub const KINDS: &[&str] = &[
     "leader",
     "offline",
     "isr",
+    "replicas",
     "logs-match",
     "invariant",
     "anomaly",
@@ -91,10 +92,13 @@ impl Expectation {
                 }
             }
             "offline" | "logs-match" => need_tp()?,
-            "isr" => {
+            "isr" | "replicas" => {
                 need_tp()?;
                 if self.brokers.is_none() {
-                    return Err(bad(&format!("{field}.brokers"), "is required for isr."));
+                    return Err(bad(
+                        &format!("{field}.brokers"),
+                        format!("is required for {}.", self.kind),
+                    ));
                 }
             }
             "log-end-offset" => {
@@ -175,6 +179,10 @@ impl Expectation {
                 "the ISR of {tp} is {:?}",
                 self.brokers.clone().unwrap_or_default()
             ),
+            "replicas" => format!(
+                "the replicas of {tp} are {:?}, and only those brokers hold a copy",
+                self.brokers.clone().unwrap_or_default()
+            ),
             "logs-match" => format!(
                 "the replicas of {tp} {} identical logs",
                 if self.holds.unwrap_or(true) {
@@ -231,6 +239,26 @@ impl Expectation {
                 let mut want = self.brokers.clone().unwrap_or_default();
                 want.sort_unstable();
                 found(isr == want, format!("the ISR is {isr:?}"))
+            }
+            "replicas" => {
+                let assigned = state.map(|s| s.replicas).unwrap_or_default();
+                let mut holding: Vec<BrokerId> = run
+                    .sim
+                    .brokers()
+                    .iter()
+                    .filter(|b| b.replicas.contains_key(&tp))
+                    .map(|b| b.id)
+                    .collect();
+                holding.sort_unstable();
+                let mut want = self.brokers.clone().unwrap_or_default();
+                let ok = assigned == want && {
+                    want.sort_unstable();
+                    holding == want
+                };
+                found(
+                    ok,
+                    format!("the replicas are {assigned:?} and brokers {holding:?} hold a copy"),
+                )
             }
             "log-end-offset" => {
                 let leo = run

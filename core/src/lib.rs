@@ -26,6 +26,7 @@
 //! ```
 #![warn(missing_docs)]
 
+pub mod admin;
 pub mod broker;
 pub mod builtin;
 pub mod config;

@@ -76,6 +76,12 @@ pub struct PartitionState {
     /// the ISR is empty. Always empty while the feature is off.
     #[serde(default)]
     pub elr: Vec<BrokerId>,
+    /// Replicas being added by a reassignment (`addingReplicas`).
+    #[serde(default)]
+    pub adding: Vec<BrokerId>,
+    /// Replicas being removed by a reassignment (`removingReplicas`).
+    #[serde(default)]
+    pub removing: Vec<BrokerId>,
 }
 
 /// A topic in the metadata image.

@@ -137,6 +137,12 @@ pub struct TimelineEntry {
     pub name: Option<String>,
     /// The config value, for `alter-config`.
     pub value: Option<toml::Value>,
+    /// The new partition count, for `add-partitions`.
+    pub partitions: Option<u32>,
+    /// The partition, for `reassign`.
+    pub partition: Option<u32>,
+    /// The target replicas, for `reassign`.
+    pub replicas: Option<Vec<BrokerId>>,
 }
 
 /// Every timeline action a scenario may use.
@@ -155,6 +161,10 @@ pub const ACTIONS: &[&str] = &[
     "set-producer-rate",
     "produce",
     "alter-config",
+    "delete-topic",
+    "add-partitions",
+    "elect-leaders",
+    "reassign",
 ];
 
 /// A parsed, validated scenario.
@@ -367,10 +377,17 @@ impl Scenario {
                         "{field}.topic: '{t}' is not one of the scenario's topics."
                     ))
                 })?;
-                if e.partition.is_some_and(|p| p >= topic.partitions) {
+                // The timeline may add partitions; the largest count it reaches counts.
+                let most = self
+                    .timeline
+                    .iter()
+                    .filter(|x| x.action == "add-partitions" && x.topic.as_ref() == Some(t))
+                    .filter_map(|x| x.partitions)
+                    .fold(topic.partitions, u32::max);
+                if e.partition.is_some_and(|p| p >= most) {
                     return Err(scenario_error(format!(
                         "{field}.partition: topic {t} has partitions 0 to {}.",
-                        topic.partitions.saturating_sub(1)
+                        most.saturating_sub(1)
                     )));
                 }
             }
@@ -500,11 +517,39 @@ impl Scenario {
                     value,
                 })
             }
+            "delete-topic" => Ok(Command::DeleteTopic(self.topic_field(&field, entry)?)),
+            "add-partitions" => Ok(Command::AddPartitions {
+                topic: self.topic_field(&field, entry)?,
+                partitions: entry.partitions.ok_or_else(|| required("partitions"))?,
+            }),
+            "elect-leaders" => Ok(Command::ElectPreferredLeaders(match &entry.topic {
+                Some(_) => Some(self.topic_field(&field, entry)?),
+                None => None,
+            })),
+            "reassign" => Ok(Command::Reassign {
+                tp: crate::metadata::TopicPartition::new(
+                    self.topic_field(&field, entry)?,
+                    entry.partition.ok_or_else(|| required("partition"))?,
+                ),
+                replicas: entry.replicas.clone().ok_or_else(|| required("replicas"))?,
+            }),
             other => Err(scenario_error(format!(
                 "{field}.action: unknown action '{other}'; use one of {}.",
                 ACTIONS.join(", ")
             ))),
         }
+    }
+
+    fn topic_field(&self, field: &str, entry: &TimelineEntry) -> Result<String> {
+        let t = entry.topic.clone().ok_or_else(|| {
+            scenario_error(format!("{field}.topic: is required for {}.", entry.action))
+        })?;
+        if !self.topics.iter().any(|x| x.name == t) {
+            return Err(scenario_error(format!(
+                "{field}.topic: '{t}' is not one of the scenario's topics."
+            )));
+        }
+        Ok(t)
     }
 
     /// A node named in a scenario: `broker-N`, `controller`, or a producer's or consumer's

@@ -60,6 +60,7 @@ pub(crate) enum Timer {
         incarnation: u32,
     },
     ControllerFenceCheck,
+    ControllerLeaderRebalance,
     ProducerTick {
         producer: u32,
     },
@@ -174,6 +175,25 @@ pub enum Command {
         /// How many records.
         records: u32,
     },
+    /// Delete a topic (`kafka-topics.sh --delete`).
+    DeleteTopic(String),
+    /// Grow a topic to `partitions` partitions (`kafka-topics.sh --alter --partitions`).
+    AddPartitions {
+        /// The topic.
+        topic: String,
+        /// The new total.
+        partitions: u32,
+    },
+    /// Preferred leader election (`kafka-leader-election.sh --election-type PREFERRED`), for one
+    /// topic or all.
+    ElectPreferredLeaders(Option<String>),
+    /// Move a partition to other brokers (`kafka-reassign-partitions.sh --execute`).
+    Reassign {
+        /// The partition.
+        tp: crate::metadata::TopicPartition,
+        /// The target replicas, the first being the preferred leader.
+        replicas: Vec<BrokerId>,
+    },
     /// Change a topic's config (`kafka-configs.sh --alter --entity-type topics`), or a
     /// cluster-wide broker config when `topic` is `None`.
     AlterConfig {
@@ -254,6 +274,11 @@ impl Simulation {
         sim.schedule(
             SimTime::from_ms(500),
             Task::Timer(Timer::ControllerFenceCheck),
+        );
+        let rebalance = sim.config.leader_imbalance_check_interval_seconds * 1_000;
+        sim.schedule(
+            SimTime::from_ms(rebalance),
+            Task::Timer(Timer::ControllerLeaderRebalance),
         );
         for id in ids {
             sim.start_broker(id);
@@ -549,6 +574,12 @@ impl Simulation {
             } => self.set_producer_rate(&producer, rate_per_sec),
             Command::Produce { producer, records } => self.produce_burst(&producer, records),
             Command::AlterConfig { topic, name, value } => self.alter_config(topic, &name, &value),
+            Command::DeleteTopic(topic) => self.delete_topic(&topic),
+            Command::AddPartitions { topic, partitions } => self.add_partitions(&topic, partitions),
+            Command::ElectPreferredLeaders(topic) => {
+                self.elect_preferred_leaders(topic.as_deref()).map(|_| ())
+            }
+            Command::Reassign { tp, replicas } => self.reassign_partition(&tp, replicas),
         }
     }
 
@@ -607,6 +638,7 @@ impl Simulation {
     fn fire(&mut self, timer: Timer) {
         match timer {
             Timer::ControllerFenceCheck => self.controller_fence_check(),
+            Timer::ControllerLeaderRebalance => self.controller_leader_rebalance(),
             Timer::BrokerHeartbeat {
                 broker,
                 incarnation,
