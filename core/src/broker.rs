@@ -184,6 +184,22 @@ impl Simulation {
                 incarnation,
             },
         );
+        let retention = self.config.log_retention_check_interval_ms;
+        self.schedule_in_ms(
+            retention,
+            Timer::BrokerLogRetention {
+                broker: id,
+                incarnation,
+            },
+        );
+        let cleaner = self.config.log_cleaner_backoff_ms;
+        self.schedule_in_ms(
+            cleaner,
+            Timer::BrokerLogCleaner {
+                broker: id,
+                incarnation,
+            },
+        );
     }
 
     /// A machine crash: the process stops and each log loses its unflushed suffix.
@@ -264,6 +280,53 @@ impl Simulation {
         );
         for (to, request_id) in closed {
             self.send(NodeId::Broker(id), to, Payload::Disconnected { request_id });
+        }
+    }
+
+    /// A topic's retention and compaction settings as this broker's metadata has them.
+    pub(crate) fn broker_log_policy(&self, i: usize, topic: &str) -> crate::log::LogPolicy {
+        self.brokers[i]
+            .image
+            .topics
+            .get(topic)
+            .map(|t| t.config.log_policy())
+            .unwrap_or_default()
+    }
+
+    /// Deletes segments past retention, or compacts, on every replica of this broker; leaders
+    /// narrate what changed.
+    fn broker_log_maintenance(&mut self, i: usize, compact: bool) {
+        let id = self.brokers[i].id;
+        let now_ms = self.now.as_ms();
+        let tps: Vec<TopicPartition> = self.brokers[i].replicas.keys().cloned().collect();
+        let mut events = Vec::new();
+        for tp in tps {
+            let policy = self.broker_log_policy(i, &tp.topic);
+            let Some(replica) = self.brokers[i].replicas.get_mut(&tp) else {
+                continue;
+            };
+            let leads = replica.leader == Some(id);
+            if compact {
+                let removed = replica.log.clean(now_ms, &policy);
+                if removed > 0 && leads {
+                    events.push(EventKind::LogCompacted {
+                        broker: id,
+                        tp: tp.clone(),
+                        removed,
+                    });
+                }
+            } else if let Some(start) = replica.log.delete_old_segments(now_ms, &policy) {
+                if leads {
+                    events.push(EventKind::SegmentsDeleted {
+                        broker: id,
+                        tp: tp.clone(),
+                        log_start_offset: start,
+                    });
+                }
+            }
+        }
+        for e in events {
+            self.emit(e);
         }
     }
 
@@ -368,6 +431,28 @@ impl Simulation {
                 self.schedule_in_ms(
                     writeback,
                     Timer::BrokerWriteback {
+                        broker: id,
+                        incarnation,
+                    },
+                );
+            }
+            Timer::BrokerLogRetention { incarnation, .. } => {
+                self.broker_log_maintenance(i, false);
+                let every = self.config.log_retention_check_interval_ms;
+                self.schedule_in_ms(
+                    every,
+                    Timer::BrokerLogRetention {
+                        broker: id,
+                        incarnation,
+                    },
+                );
+            }
+            Timer::BrokerLogCleaner { incarnation, .. } => {
+                self.broker_log_maintenance(i, true);
+                let every = self.config.log_cleaner_backoff_ms;
+                self.schedule_in_ms(
+                    every,
+                    Timer::BrokerLogCleaner {
                         broker: id,
                         incarnation,
                     },
@@ -637,6 +722,11 @@ impl Simulation {
                 );
             }
         };
+        let policy = self.broker_log_policy(i, &tp.topic);
+        // A compacted topic keeps the latest record per key, so it refuses records without one.
+        if policy.compact && records.iter().any(|r| r.key.is_none()) {
+            return respond(self, Err(KafkaError::InvalidRecord));
+        }
         let Some(replica) = self.brokers[i].replicas.get_mut(&tp) else {
             return respond(self, Err(KafkaError::NotLeaderOrFollower));
         };
@@ -668,8 +758,9 @@ impl Simulation {
         let mut base = None;
         for mut record in records {
             record.leader_epoch = epoch;
-            let offset = replica.log.append(record);
-            base.get_or_insert(offset);
+            record.offset = replica.log.log_end_offset();
+            base.get_or_insert(record.offset);
+            replica.log.append_at(record, policy.segment_bytes);
         }
         let end_offset = replica.log.log_end_offset();
         let base_offset = base.unwrap_or(end_offset);
@@ -1142,6 +1233,7 @@ impl Simulation {
         let mut truncations = Vec::new();
         let mut appended = Vec::new();
         for (tp, result) in partitions {
+            let segment_bytes = self.broker_log_policy(i, &tp.topic).segment_bytes;
             let Some(replica) = self.brokers[i].replicas.get_mut(&tp) else {
                 continue;
             };
@@ -1152,16 +1244,19 @@ impl Simulation {
                 FetchResult::Records {
                     records,
                     high_watermark,
-                    ..
+                    log_start_offset,
                 } => {
-                    // Only records that continue this log are taken; anything else is left to
-                    // the next fetch, whose offset tells the leader where this replica stands.
+                    // Records at or past the log end are taken (compaction leaves gaps); anything
+                    // else is left to the next fetch, whose offset tells the leader where this
+                    // replica stands.
                     for record in records {
-                        if record.offset == replica.log.log_end_offset() {
-                            replica.log.append(record);
+                        if record.offset >= replica.log.log_end_offset() {
+                            replica.log.append_at(record, segment_bytes);
                         }
                     }
                     replica.log.set_high_watermark(high_watermark);
+                    // A follower follows the leader's log start offset (retention on the leader).
+                    replica.log.delete_below(log_start_offset);
                     appended.push(tp.clone());
                 }
                 FetchResult::Diverging { epoch, end_offset } => {

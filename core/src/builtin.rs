@@ -70,6 +70,7 @@ pub fn quickstart() -> Scenario {
             rate_per_sec: 20,
             keys: 12,
             record_bytes: 100,
+            tombstone_per_mille: 0,
             config: BTreeMap::new(),
         }],
         consumers: vec![ConsumerEntry {

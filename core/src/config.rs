@@ -98,6 +98,10 @@ pub struct BrokerConfig {
     pub auto_leader_rebalance_enable: bool,
     /// `leader.imbalance.check.interval.seconds`: how often it does so.
     pub leader_imbalance_check_interval_seconds: u64,
+    /// `log.retention.check.interval.ms`: how often brokers delete segments past retention.
+    pub log_retention_check_interval_ms: u64,
+    /// `log.cleaner.backoff.ms`: how often the log cleaner looks for logs to compact.
+    pub log_cleaner_backoff_ms: u64,
 }
 
 /// The rule a follower uses to discard a diverged log suffix (`SEMANTICS.md` §3.5).
@@ -143,6 +147,8 @@ impl Default for BrokerConfig {
             hw_ignores_pending_isr: false,
             auto_leader_rebalance_enable: true,
             leader_imbalance_check_interval_seconds: 300,
+            log_retention_check_interval_ms: 300_000,
+            log_cleaner_backoff_ms: 15_000,
         }
     }
 }
@@ -165,6 +171,8 @@ impl BrokerConfig {
         "sim.legacy.hw.ignores.pending.isr",
         "auto.leader.rebalance.enable",
         "leader.imbalance.check.interval.seconds",
+        "log.retention.check.interval.ms",
+        "log.cleaner.backoff.ms",
     ];
 
     /// Sets one config by its Kafka name, validating the value.
@@ -223,6 +231,12 @@ impl BrokerConfig {
             "auto.leader.rebalance.enable" => {
                 self.auto_leader_rebalance_enable = bool_value(name, value)?
             }
+            "log.retention.check.interval.ms" => {
+                self.log_retention_check_interval_ms = int_in(name, value, 100, 86_400_000)? as u64
+            }
+            "log.cleaner.backoff.ms" => {
+                self.log_cleaner_backoff_ms = int_in(name, value, 100, 86_400_000)? as u64
+            }
             "leader.imbalance.check.interval.seconds" => {
                 self.leader_imbalance_check_interval_seconds = int_in(name, value, 1, 86_400)? as u64
             }
@@ -245,11 +259,61 @@ pub struct TopicConfig {
     pub min_insync_replicas: Option<u32>,
     /// `unclean.leader.election.enable`: may an out-of-sync replica become leader?
     pub unclean_leader_election_enable: Option<bool>,
+    /// `retention.ms` (-1 keeps forever; default 7 days).
+    #[serde(default)]
+    pub retention_ms: Option<i64>,
+    /// `retention.bytes` (-1, the default, means no size limit).
+    #[serde(default)]
+    pub retention_bytes: Option<i64>,
+    /// `segment.bytes` (default 1 GiB, at least 1 MiB since Kafka 4.0).
+    #[serde(default)]
+    pub segment_bytes: Option<i64>,
+    /// `cleanup.policy`: `delete`, `compact` or `compact,delete`.
+    #[serde(default)]
+    pub cleanup_policy: Option<String>,
+    /// `delete.retention.ms`: how long tombstones outlive the cleaning pass that saw them.
+    #[serde(default)]
+    pub delete_retention_ms: Option<i64>,
+    /// `min.cleanable.dirty.ratio`, kept in per mille (0.5 → 500).
+    #[serde(default)]
+    pub min_cleanable_dirty_per_mille: Option<u64>,
 }
 
 impl TopicConfig {
-    const KNOWN: &'static [&'static str] =
-        &["min.insync.replicas", "unclean.leader.election.enable"];
+    const KNOWN: &'static [&'static str] = &[
+        "min.insync.replicas",
+        "unclean.leader.election.enable",
+        "retention.ms",
+        "retention.bytes",
+        "segment.bytes",
+        "cleanup.policy",
+        "delete.retention.ms",
+        "min.cleanable.dirty.ratio",
+    ];
+
+    /// The log settings these configs give, Kafka's defaults filling the rest.
+    pub fn log_policy(&self) -> crate::log::LogPolicy {
+        let d = crate::log::LogPolicy::default();
+        let policy = self.cleanup_policy.as_deref().unwrap_or("delete");
+        let positive = |v: Option<i64>, default: Option<u64>| match v {
+            Some(x) if x < 0 => None,
+            Some(x) => Some(x as u64),
+            None => default,
+        };
+        crate::log::LogPolicy {
+            segment_bytes: self.segment_bytes.map_or(d.segment_bytes, |v| v as u64),
+            retention_ms: positive(self.retention_ms, d.retention_ms),
+            retention_bytes: positive(self.retention_bytes, d.retention_bytes),
+            delete: policy.split(',').any(|p| p == "delete"),
+            compact: policy.split(',').any(|p| p == "compact"),
+            delete_retention_ms: self
+                .delete_retention_ms
+                .map_or(d.delete_retention_ms, |v| v as u64),
+            min_cleanable_dirty_per_mille: self
+                .min_cleanable_dirty_per_mille
+                .unwrap_or(d.min_cleanable_dirty_per_mille),
+        }
+    }
 
     /// Sets one topic config by its Kafka name, validating the value.
     pub fn set(&mut self, name: &str, value: &str) -> Result<()> {
@@ -259,6 +323,42 @@ impl TopicConfig {
             }
             "unclean.leader.election.enable" => {
                 self.unclean_leader_election_enable = Some(bool_value(name, value)?)
+            }
+            "retention.ms" => self.retention_ms = Some(int_in(name, value, -1, i64::MAX)?),
+            "retention.bytes" => self.retention_bytes = Some(int_in(name, value, -1, i64::MAX)?),
+            "segment.bytes" => {
+                self.segment_bytes = Some(int_in(name, value, 1_048_576, i32::MAX as i64)?)
+            }
+            "delete.retention.ms" => {
+                self.delete_retention_ms = Some(int_in(name, value, 0, i64::MAX)?)
+            }
+            "cleanup.policy" => {
+                let v = value.trim().replace(' ', "");
+                if !matches!(
+                    v.as_str(),
+                    "delete" | "compact" | "compact,delete" | "delete,compact"
+                ) {
+                    return Err(Error::new(
+                        ErrorKind::InvalidConfig,
+                        format!("Invalid value '{value}' for configuration cleanup.policy: it must be delete, compact or compact,delete."),
+                    ));
+                }
+                self.cleanup_policy = Some(v);
+            }
+            "min.cleanable.dirty.ratio" => {
+                let ratio: f64 = value.trim().parse().map_err(|_| {
+                    Error::new(
+                        ErrorKind::InvalidConfig,
+                        format!("Invalid value '{value}' for configuration min.cleanable.dirty.ratio: it must be a number between 0 and 1."),
+                    )
+                })?;
+                if !(0.0..=1.0).contains(&ratio) {
+                    return Err(Error::new(
+                        ErrorKind::InvalidConfig,
+                        format!("Invalid value {ratio} for configuration min.cleanable.dirty.ratio: it must be between 0 and 1."),
+                    ));
+                }
+                self.min_cleanable_dirty_per_mille = Some((ratio * 1_000.0).round() as u64);
             }
             _ => return Err(unknown("topic", name, Self::KNOWN)),
         }
@@ -273,6 +373,24 @@ impl TopicConfig {
         }
         if let Some(v) = self.unclean_leader_election_enable {
             out.push(format!("unclean.leader.election.enable={v}"));
+        }
+        if let Some(v) = &self.cleanup_policy {
+            out.push(format!("cleanup.policy={v}"));
+        }
+        if let Some(v) = self.retention_ms {
+            out.push(format!("retention.ms={v}"));
+        }
+        if let Some(v) = self.retention_bytes {
+            out.push(format!("retention.bytes={v}"));
+        }
+        if let Some(v) = self.segment_bytes {
+            out.push(format!("segment.bytes={v}"));
+        }
+        if let Some(v) = self.delete_retention_ms {
+            out.push(format!("delete.retention.ms={v}"));
+        }
+        if let Some(v) = self.min_cleanable_dirty_per_mille {
+            out.push(format!("min.cleanable.dirty.ratio={}", v as f64 / 1_000.0));
         }
         out
     }

@@ -18,6 +18,24 @@ pub enum EventKind {
         /// Replication factor.
         replication_factor: u32,
     },
+    /// Retention deleted a partition's oldest segments on its leader.
+    SegmentsDeleted {
+        /// The leader.
+        broker: BrokerId,
+        /// The partition.
+        tp: TopicPartition,
+        /// The new log start offset.
+        log_start_offset: u64,
+    },
+    /// The log cleaner compacted a partition on its leader.
+    LogCompacted {
+        /// The leader.
+        broker: BrokerId,
+        /// The partition.
+        tp: TopicPartition,
+        /// Records removed.
+        removed: u64,
+    },
     /// A topic was deleted.
     TopicDeleted {
         /// Topic name.
@@ -201,6 +219,12 @@ impl Event {
         match &self.kind {
             EventKind::TopicCreated { topic, partitions, replication_factor } => format!(
                 "Created topic {topic} with {partitions} partition(s) and replication factor {replication_factor}."
+            ),
+            EventKind::SegmentsDeleted { broker, tp, log_start_offset } => format!(
+                "Retention deleted the oldest segments of {tp} on broker {broker}: the log now starts at offset {log_start_offset}."
+            ),
+            EventKind::LogCompacted { broker, tp, removed } => format!(
+                "The log cleaner on broker {broker} compacted {tp}: {removed} records superseded by a later record with the same key were removed."
             ),
             EventKind::TopicDeleted { topic } => format!("Deleted topic {topic}; brokers remove its replicas as they see the change."),
             EventKind::PartitionsAdded { topic, from, to } => format!(

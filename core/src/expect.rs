@@ -22,6 +22,8 @@ pub const KINDS: &[&str] = &[
     "anomaly",
     "produce-error",
     "log-end-offset",
+    "log-start-offset",
+    "record-count",
 ];
 
 /// One `[[expect]]` entry.
@@ -45,8 +47,10 @@ pub struct Expectation {
     pub holds: Option<bool>,
     /// For `anomaly` and `produce-error`: whether it occurs (default true).
     pub present: Option<bool>,
-    /// For `log-end-offset`: the expected offset.
+    /// For `log-end-offset`: the expected offset; for `log-start-offset`: the least expected.
     pub offset: Option<u64>,
+    /// For `record-count`: the most records the leader's log may hold.
+    pub count: Option<u64>,
     /// When to check, in simulated milliseconds; omitted means at the end of the run. The
     /// history is checked without the final drain at an earlier time.
     pub at_ms: Option<u64>,
@@ -105,6 +109,24 @@ impl Expectation {
                 need_tp()?;
                 if self.broker.is_none() || self.offset.is_none() {
                     return Err(bad(field, "log-end-offset needs broker and offset."));
+                }
+            }
+            "log-start-offset" => {
+                need_tp()?;
+                if self.offset.is_none() {
+                    return Err(bad(
+                        &format!("{field}.offset"),
+                        "is required for log-start-offset.",
+                    ));
+                }
+            }
+            "record-count" => {
+                need_tp()?;
+                if self.count.is_none() {
+                    return Err(bad(
+                        &format!("{field}.count"),
+                        "is required for record-count.",
+                    ));
                 }
             }
             "invariant" => {
@@ -191,6 +213,14 @@ impl Expectation {
                     "do not end with"
                 }
             ),
+            "log-start-offset" => format!(
+                "the leader's log of {tp} starts at offset {} or later",
+                self.offset.unwrap_or(0)
+            ),
+            "record-count" => format!(
+                "the leader's log of {tp} holds at most {} records",
+                self.count.unwrap_or(0)
+            ),
             "log-end-offset" => format!(
                 "broker {}'s log end offset of {tp} is {}",
                 self.broker.unwrap_or(-1),
@@ -259,6 +289,29 @@ impl Expectation {
                     ok,
                     format!("the replicas are {assigned:?} and brokers {holding:?} hold a copy"),
                 )
+            }
+            "log-start-offset" | "record-count" => {
+                let leader = state.and_then(|s| s.leader);
+                let log = run
+                    .sim
+                    .brokers()
+                    .iter()
+                    .find(|b| Some(b.id) == leader)
+                    .and_then(|b| b.replicas.get(&tp))
+                    .map(|r| &r.log);
+                let Some(log) = log else {
+                    return Err("the partition has no leader holding a log".to_string());
+                };
+                if self.kind == "log-start-offset" {
+                    let start = log.log_start_offset();
+                    found(
+                        start >= self.offset.unwrap_or(0),
+                        format!("it starts at {start}"),
+                    )
+                } else {
+                    let n = log.records().len() as u64;
+                    found(n <= self.count.unwrap_or(0), format!("it holds {n}"))
+                }
             }
             "log-end-offset" => {
                 let leo = run

@@ -85,6 +85,8 @@ pub enum KafkaError {
     IneligibleReplica,
     /// A malformed request.
     InvalidRequest,
+    /// A record the log refuses, e.g. one without a key for a compacted topic.
+    InvalidRecord,
 }
 
 impl KafkaError {
@@ -102,6 +104,7 @@ impl KafkaError {
             KafkaError::InvalidUpdateVersion => "INVALID_UPDATE_VERSION",
             KafkaError::IneligibleReplica => "INELIGIBLE_REPLICA",
             KafkaError::InvalidRequest => "INVALID_REQUEST",
+            KafkaError::InvalidRecord => "INVALID_RECORD",
         }
     }
 }

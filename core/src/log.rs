@@ -35,6 +35,54 @@ pub struct Record {
     /// checker can follow each write without parsing `value`.
     #[serde(default)]
     pub value_id: u64,
+    /// A tombstone: Kafka's null value, which deletes its key from a compacted topic.
+    #[serde(default)]
+    pub tombstone: bool,
+}
+
+/// One segment of a log: where it starts, how many bytes it holds, its largest record
+/// timestamp, and (after a cleaning pass) when its tombstones may be dropped.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Segment {
+    /// The offset of its first record (its file name in Kafka).
+    pub base_offset: u64,
+    /// Bytes of the records it holds.
+    pub bytes: u64,
+    /// The largest record timestamp in it, which time-based retention compares.
+    pub max_timestamp_ms: u64,
+}
+
+/// The retention and compaction settings of one topic, resolved from its configs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LogPolicy {
+    /// `segment.bytes`.
+    pub segment_bytes: u64,
+    /// `retention.ms`, `None` for -1 (keep forever).
+    pub retention_ms: Option<u64>,
+    /// `retention.bytes`, `None` for -1.
+    pub retention_bytes: Option<u64>,
+    /// `cleanup.policy` contains `delete`.
+    pub delete: bool,
+    /// `cleanup.policy` contains `compact`.
+    pub compact: bool,
+    /// `delete.retention.ms`: how long tombstones survive a cleaning pass.
+    pub delete_retention_ms: u64,
+    /// `min.cleanable.dirty.ratio`, in per mille.
+    pub min_cleanable_dirty_per_mille: u64,
+}
+
+impl Default for LogPolicy {
+    fn default() -> Self {
+        LogPolicy {
+            segment_bytes: 1_073_741_824,
+            retention_ms: Some(604_800_000),
+            retention_bytes: None,
+            delete: true,
+            compact: false,
+            delete_retention_ms: 86_400_000,
+            min_cleanable_dirty_per_mille: 500,
+        }
+    }
 }
 
 /// An entry of the leader-epoch cache: `epoch` started at `start_offset`.
@@ -62,6 +110,16 @@ pub struct ReplicaLog {
     /// prefix it already compared may have changed.
     #[serde(default)]
     truncations: u64,
+    /// The segments, oldest first; the last is the active one. Empty until the first append.
+    #[serde(default)]
+    segments: Vec<Segment>,
+    /// Offsets below this were cleaned by compaction; the rest is dirty.
+    #[serde(default)]
+    cleaned_upto: u64,
+    /// Tombstones below `.0` may be dropped from simulated time `.1` on (the delete horizon a
+    /// cleaning pass records).
+    #[serde(default)]
+    tombstone_horizon: Option<(u64, u64)>,
 }
 
 impl ReplicaLog {
@@ -120,9 +178,22 @@ impl ReplicaLog {
 
     /// The record at `offset`, if held.
     pub fn record_at(&self, offset: u64) -> Option<&Record> {
-        let first = self.records.front()?.offset;
-        let index = offset.checked_sub(first)? as usize;
-        self.records.get(index).filter(|r| r.offset == offset)
+        // Compaction leaves gaps, so the position of an offset is found by binary search.
+        let index = self
+            .records
+            .binary_search_by_key(&offset, |r| r.offset)
+            .ok()?;
+        self.records.get(index)
+    }
+
+    /// The segments, oldest first; the last is the active one.
+    pub fn segments(&self) -> &[Segment] {
+        &self.segments
+    }
+
+    /// Bytes held in all segments.
+    pub fn size_bytes(&self) -> u64 {
+        self.segments.iter().map(|s| s.bytes).sum()
     }
 
     /// The epoch of the newest entry of the epoch cache.
@@ -168,11 +239,188 @@ impl ReplicaLog {
     pub fn append(&mut self, mut record: Record) -> u64 {
         let offset = self.log_end_offset;
         record.offset = offset;
-        self.begin_epoch(record.leader_epoch);
-        self.records.push_back(record);
-        self.log_end_offset += 1;
-        self.apply_retention();
+        self.append_at(record, u64::MAX);
         offset
+    }
+
+    /// Appends a record at its own offset, which must be at or past the log end offset (a
+    /// follower copying a compacted leader sees gaps). `segment_bytes` rolls a new segment when
+    /// the active one would grow past it.
+    pub fn append_at(&mut self, record: Record, segment_bytes: u64) {
+        if record.offset < self.log_end_offset {
+            return;
+        }
+        self.begin_epoch(record.leader_epoch);
+        let size = u64::from(record.size_bytes);
+        let roll = self
+            .segments
+            .last()
+            .is_none_or(|s| s.bytes > 0 && s.bytes + size > segment_bytes);
+        if roll {
+            self.segments.push(Segment {
+                base_offset: record.offset,
+                bytes: 0,
+                max_timestamp_ms: 0,
+            });
+        }
+        if let Some(active) = self.segments.last_mut() {
+            active.bytes += size;
+            active.max_timestamp_ms = active.max_timestamp_ms.max(record.timestamp_ms);
+        }
+        self.log_end_offset = record.offset + 1;
+        self.records.push_back(record);
+        self.apply_retention();
+    }
+
+    /// Time- and size-based retention (`cleanup.policy` with `delete`): deletes the oldest
+    /// segments while they are older than `retention.ms` or the log is over `retention.bytes`,
+    /// only below the high watermark. Returns the new log start offset if it moved.
+    pub fn delete_old_segments(&mut self, now_ms: u64, policy: &LogPolicy) -> Option<u64> {
+        if !policy.delete {
+            return None;
+        }
+        let before = self.log_start_offset;
+        while let Some(first) = self.segments.first().copied() {
+            let end = self
+                .segments
+                .get(1)
+                .map_or(self.log_end_offset, |s| s.base_offset);
+            if end > self.high_watermark || first.bytes == 0 {
+                break;
+            }
+            let too_old = policy
+                .retention_ms
+                .is_some_and(|r| now_ms.saturating_sub(first.max_timestamp_ms) > r);
+            let too_big = policy
+                .retention_bytes
+                .is_some_and(|r| self.size_bytes() - first.bytes >= r);
+            if !(too_old || too_big) {
+                break;
+            }
+            self.delete_below(end);
+        }
+        (self.log_start_offset != before).then_some(self.log_start_offset)
+    }
+
+    /// Moves the log start offset up to `offset` (at most the high watermark), deleting what is
+    /// below: retention, or a follower following its leader's log start offset.
+    pub fn delete_below(&mut self, offset: u64) {
+        let offset = offset.min(self.high_watermark);
+        if offset <= self.log_start_offset {
+            return;
+        }
+        while self.records.front().is_some_and(|r| r.offset < offset) {
+            self.records.pop_front();
+        }
+        self.log_start_offset = offset;
+        while self.segments.len() > 1 && self.segments[1].base_offset <= offset {
+            self.segments.remove(0);
+        }
+        if let Some(first) = self.segments.first_mut() {
+            if first.base_offset < offset {
+                // A partly deleted segment (a follower following the leader's start, or the
+                // active segment): recount what it still holds.
+                first.base_offset = offset;
+                let next = self.segments.get(1).map_or(u64::MAX, |s| s.base_offset);
+                let (bytes, ts) = self
+                    .records
+                    .iter()
+                    .take_while(|r| r.offset < next)
+                    .fold((0, 0), |(b, t), r| {
+                        (b + u64::from(r.size_bytes), t.max(r.timestamp_ms))
+                    });
+                self.segments[0].bytes = bytes;
+                self.segments[0].max_timestamp_ms = ts;
+            }
+        }
+        while self.epochs.len() > 1 && self.epochs[1].start_offset <= self.log_start_offset {
+            self.epochs.remove(0);
+        }
+    }
+
+    /// One pass of the log cleaner (`cleanup.policy` with `compact`): in the cleanable range -
+    /// from the log start up to the active segment and the high watermark - only the latest
+    /// record of each key stays. Tombstones stay until `delete.retention.ms` after the pass that
+    /// first cleaned them. Runs only when the dirty share reaches `min.cleanable.dirty.ratio`.
+    /// Returns how many records were removed.
+    pub fn clean(&mut self, now_ms: u64, policy: &LogPolicy) -> u64 {
+        if !policy.compact {
+            return 0;
+        }
+        let active_base = self
+            .segments
+            .last()
+            .map_or(self.log_end_offset, |s| s.base_offset);
+        let uncleanable = active_base.min(self.high_watermark);
+        let (mut clean_bytes, mut dirty_bytes) = (0u64, 0u64);
+        for r in self.records.iter().take_while(|r| r.offset < uncleanable) {
+            if r.offset < self.cleaned_upto {
+                clean_bytes += u64::from(r.size_bytes);
+            } else {
+                dirty_bytes += u64::from(r.size_bytes);
+            }
+        }
+        let total = clean_bytes + dirty_bytes;
+        let dirty_enough =
+            dirty_bytes > 0 && dirty_bytes * 1_000 >= total * policy.min_cleanable_dirty_per_mille;
+        // KIP-534: a log whose tombstones passed their delete horizon is cleaned even when it is
+        // not dirty enough, so that deleted keys do disappear.
+        let horizon_due = matches!(self.tombstone_horizon, Some((_, from)) if now_ms >= from);
+        if !dirty_enough && !horizon_due {
+            return 0;
+        }
+        // The latest offset of each key in the cleanable range (Kafka's offset map).
+        let mut latest: std::collections::BTreeMap<&str, u64> = std::collections::BTreeMap::new();
+        for r in self.records.iter().take_while(|r| r.offset < uncleanable) {
+            if let Some(k) = r.key.as_deref() {
+                latest.insert(k, r.offset);
+            }
+        }
+        let drop_tombstones_below = match self.tombstone_horizon {
+            Some((upto, from)) if now_ms >= from => upto,
+            _ => 0,
+        };
+        let keep: Vec<bool> = self
+            .records
+            .iter()
+            .map(|r| {
+                if r.offset >= uncleanable {
+                    return true;
+                }
+                let newest = r.key.as_deref().and_then(|k| latest.get(k)) == Some(&r.offset);
+                newest && !(r.tombstone && r.offset < drop_tombstones_below)
+            })
+            .collect();
+        let before = self.records.len();
+        let mut flags = keep.into_iter();
+        self.records.retain(|_| flags.next().unwrap_or(true));
+        let removed = (before - self.records.len()) as u64;
+        // Tombstones first cleaned in this pass may go delete.retention.ms from now.
+        self.tombstone_horizon = if dirty_bytes > 0 {
+            Some((uncleanable, now_ms + policy.delete_retention_ms))
+        } else {
+            None
+        };
+        self.cleaned_upto = uncleanable;
+        self.recount_segments();
+        removed
+    }
+
+    /// Recomputes each segment's bytes and largest timestamp from the records it holds.
+    fn recount_segments(&mut self) {
+        let bases: Vec<u64> = self.segments.iter().map(|s| s.base_offset).collect();
+        for (i, seg) in self.segments.iter_mut().enumerate() {
+            let next = bases.get(i + 1).copied().unwrap_or(u64::MAX);
+            let (bytes, ts) = self
+                .records
+                .iter()
+                .filter(|r| r.offset >= seg.base_offset && r.offset < next)
+                .fold((0, 0), |(b, t), r| {
+                    (b + u64::from(r.size_bytes), t.max(r.timestamp_ms))
+                });
+            seg.bytes = bytes;
+            seg.max_timestamp_ms = ts;
+        }
     }
 
     /// Discards every record at or above `offset` (a follower removing a diverged suffix).
@@ -193,12 +441,17 @@ impl ReplicaLog {
         self.epochs.retain(|e| e.start_offset < offset);
         self.high_watermark = self.high_watermark.min(offset);
         self.flushed_offset = self.flushed_offset.min(offset);
+        self.cleaned_upto = self.cleaned_upto.min(offset);
+        self.segments.retain(|s| s.base_offset < offset);
+        self.recount_segments();
     }
 
     /// Empties the log and restarts it at `offset` (a follower whose fetch offset fell below the
     /// leader's log start offset).
     pub fn truncate_fully_and_start_at(&mut self, offset: u64) {
         self.truncations += 1;
+        self.segments.clear();
+        self.cleaned_upto = offset;
         self.records.clear();
         self.epochs.clear();
         self.log_start_offset = offset;
@@ -221,10 +474,8 @@ impl ReplicaLog {
 
     /// Up to `max_records` records from `from`, stopping before `upto`.
     pub fn read(&self, from: u64, upto: u64, max_records: usize) -> Vec<Record> {
-        let Some(first) = self.records.front().map(|r| r.offset) else {
-            return Vec::new();
-        };
-        let start = from.saturating_sub(first) as usize;
+        // The first record at or after `from`: with compaction's gaps that may be a later one.
+        let start = self.records.partition_point(|r| r.offset < from);
         self.records
             .iter()
             .skip(start)
@@ -242,11 +493,18 @@ impl ReplicaLog {
                 .front()
                 .is_some_and(|r| r.offset < self.high_watermark)
         {
-            self.records.pop_front();
+            let dropped = self.records.pop_front();
             self.log_start_offset = self
                 .records
                 .front()
                 .map_or(self.log_end_offset, |r| r.offset);
+            if let (Some(r), Some(first)) = (dropped, self.segments.first_mut()) {
+                first.bytes = first.bytes.saturating_sub(u64::from(r.size_bytes));
+                first.base_offset = self.log_start_offset;
+                if first.bytes == 0 && self.segments.len() > 1 {
+                    self.segments.remove(0);
+                }
+            }
         }
         // Epoch entries wholly below the log start are no longer needed, but the one covering the
         // log start must stay so that end_offset_for_epoch still answers for it.

@@ -38,6 +38,10 @@ pub struct ProducerSpec {
     pub keys: u32,
     /// Size of each record in bytes.
     pub record_bytes: u32,
+    /// Per mille of keyed records sent as tombstones (null values), which delete their key from
+    /// a compacted topic.
+    #[serde(default)]
+    pub tombstone_per_mille: u32,
     /// Producer configs.
     pub config: ProducerConfig,
 }
@@ -48,6 +52,8 @@ struct PendingRecord {
     value: String,
     #[serde(default)]
     value_id: u64,
+    #[serde(default)]
+    tombstone: bool,
     created: SimTime,
     size: u32,
     sequence: i32,
@@ -342,6 +348,11 @@ impl Simulation {
             }
         };
         let size = p.spec.record_bytes;
+        // The roll draws only when tombstones are asked for, so other runs keep their traces.
+        let per_mille = p.spec.tombstone_per_mille;
+        let tombstone =
+            key.is_some() && per_mille > 0 && self.rng.below(1_000) < u64::from(per_mille);
+        let p = &mut self.producers[index as usize];
         p.queues
             .entry(partition)
             .or_default()
@@ -349,6 +360,7 @@ impl Simulation {
                 key,
                 value,
                 value_id,
+                tombstone,
                 created: now,
                 size,
                 sequence: -1,
@@ -437,6 +449,7 @@ impl Simulation {
                     producer_epoch: p.producer_epoch,
                     sequence: r.sequence,
                     value_id: r.value_id,
+                    tombstone: r.tombstone,
                 })
                 .collect();
             if config.acks == Acks::None {

@@ -78,6 +78,9 @@ pub struct ProducerEntry {
     /// Bytes per record.
     #[serde(default = "default_record_bytes")]
     pub record_bytes: u32,
+    /// Per mille of keyed records sent as tombstones (for compacted topics).
+    #[serde(default)]
+    pub tombstone_per_mille: u32,
     /// Producer configs by Kafka name.
     #[serde(default)]
     pub config: BTreeMap<String, toml::Value>,
@@ -641,6 +644,7 @@ impl Scenario {
                 rate_per_sec: p.rate_per_sec,
                 keys: p.keys,
                 record_bytes: p.record_bytes.clamp(1, 1_048_576),
+                tombstone_per_mille: p.tombstone_per_mille.min(1_000),
                 config,
             })
             .map_err(|e| scenario_error(format!("producers[{i}]: {}", e.message())))?;

@@ -59,6 +59,14 @@ pub(crate) enum Timer {
         broker: BrokerId,
         incarnation: u32,
     },
+    BrokerLogRetention {
+        broker: BrokerId,
+        incarnation: u32,
+    },
+    BrokerLogCleaner {
+        broker: BrokerId,
+        incarnation: u32,
+    },
     ControllerFenceCheck,
     ControllerLeaderRebalance,
     ProducerTick {
@@ -668,6 +676,14 @@ impl Simulation {
                 ..
             }
             | Timer::BrokerWriteback {
+                broker,
+                incarnation,
+            }
+            | Timer::BrokerLogRetention {
+                broker,
+                incarnation,
+            }
+            | Timer::BrokerLogCleaner {
                 broker,
                 incarnation,
             } => {
