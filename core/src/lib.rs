@@ -44,6 +44,7 @@ pub mod network;
 pub mod partitioner;
 pub mod placement;
 pub mod producer;
+pub mod raft;
 pub mod rng;
 pub mod scenario;
 pub mod sim;
