@@ -105,7 +105,7 @@ fn partition_reports(sim: &kafka_sim::Simulation) -> Vec<PartitionReport> {
                         records: r
                             .log
                             .records()
-                            .map(|x| (x.offset, x.leader_epoch, x.value.clone()))
+                            .map(|x| (x.offset, x.leader_epoch, x.value.to_string()))
                             .collect(),
                     })
                 })

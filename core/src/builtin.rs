@@ -90,3 +90,54 @@ pub fn quickstart() -> Scenario {
         variants: Vec::new(),
     }
 }
+
+/// The benchmark cluster of BENCHMARKS.md: 6 brokers, 3 topics of 12 partitions with
+/// replication factor 3, two keyed producers writing 5,000 records/s each with acks=all, and
+/// one consumer. Native and wasm benchmarks run this same value.
+pub fn benchmark_cluster() -> Scenario {
+    let topic = |name: &str| TopicSpec {
+        name: name.to_string(),
+        partitions: 12,
+        replication_factor: 3,
+        assignment: None,
+        config: config(&[("min.insync.replicas", toml::Value::Integer(2))]),
+    };
+    let producer = |id: &str, topic: &str| ProducerEntry {
+        client_id: id.to_string(),
+        topic: topic.to_string(),
+        rate_per_sec: 5_000,
+        keys: 1_000,
+        record_bytes: 100,
+        tombstone_per_mille: 0,
+        config: config(&[("acks", toml::Value::String("all".to_string()))]),
+    };
+    Scenario {
+        version: 1,
+        name: "Benchmark: 6 brokers, 3 x 12 partitions x RF 3, 10,000 records/s".to_string(),
+        description: String::new(),
+        seed: Some(1),
+        duration_ms: Some(10_000),
+        cluster: ClusterSpec {
+            brokers: 6,
+            config: BTreeMap::new(),
+            racks: None,
+        },
+        topics: vec![topic("orders"), topic("payments"), topic("clicks")],
+        producers: vec![
+            producer("orders-writer", "orders"),
+            producer("payments-writer", "payments"),
+        ],
+        consumers: vec![ConsumerEntry {
+            client_id: "orders-reader".to_string(),
+            group: "bench".to_string(),
+            topic: "orders".to_string(),
+            config: config(&[(
+                "auto.offset.reset",
+                toml::Value::String("earliest".to_string()),
+            )]),
+        }],
+        timeline: Vec::new(),
+        expect: Vec::new(),
+        variants: Vec::new(),
+    }
+}

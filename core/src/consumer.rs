@@ -42,9 +42,9 @@ pub struct ConsumedRecord {
     /// The offset.
     pub offset: u64,
     /// The key.
-    pub key: Option<String>,
+    pub key: Option<std::sync::Arc<str>>,
     /// The value.
-    pub value: String,
+    pub value: std::sync::Arc<str>,
 }
 
 /// A consumer client.

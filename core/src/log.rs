@@ -4,6 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 use std::collections::VecDeque;
+use std::sync::Arc;
 
 /// How many records one replica keeps. Older records below the high watermark are deleted, as
 /// retention would, so that a long session cannot exhaust memory (architecture invariant 8).
@@ -18,11 +19,12 @@ pub struct Record {
     pub leader_epoch: u32,
     /// `CreateTime`: when the producer created the record, in simulated milliseconds.
     pub timestamp_ms: u64,
-    /// The record key; `None` is Kafka's null key.
-    pub key: Option<String>,
+    /// The record key; `None` is Kafka's null key. Shared (`Arc`), because every fetch copies
+    /// records to followers and consumers and a copy must not cost an allocation.
+    pub key: Option<Arc<str>>,
     /// The record value. Values written by the simulator's producers are unique, so a history
     /// checker can follow each one.
-    pub value: String,
+    pub value: Arc<str>,
     /// Size in bytes that this record counts for in batching and throughput.
     pub size_bytes: u32,
     /// Idempotent producer id, or -1 when idempotence is off.
@@ -477,8 +479,7 @@ impl ReplicaLog {
         // The first record at or after `from`: with compaction's gaps that may be a later one.
         let start = self.records.partition_point(|r| r.offset < from);
         self.records
-            .iter()
-            .skip(start)
+            .range(start..)
             .take_while(|r| r.offset < upto)
             .take(max_records)
             .cloned()

@@ -48,8 +48,8 @@ pub struct ProducerSpec {
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
 struct PendingRecord {
-    key: Option<String>,
-    value: String,
+    key: Option<std::sync::Arc<str>>,
+    value: std::sync::Arc<str>,
     #[serde(default)]
     value_id: u64,
     #[serde(default)]
@@ -103,6 +103,9 @@ pub struct Producer {
     sticky: StickyPartitioner,
     wake_at: Option<SimTime>,
     next_value: u64,
+    /// Records owed by the rate but not yet generated, in millionths of a record.
+    #[serde(default)]
+    rate_carry: u64,
 }
 
 impl Producer {
@@ -188,6 +191,7 @@ impl Simulation {
             sticky: StickyPartitioner::default(),
             wake_at: None,
             next_value: 0,
+            rate_carry: 0,
         });
         self.producer_request_metadata(index);
         self.schedule_in_ms(0, Timer::ProducerTick { producer: index });
@@ -269,10 +273,19 @@ impl Simulation {
     pub(crate) fn producer_timer(&mut self, timer: Timer) {
         match timer {
             Timer::ProducerTick { producer } => {
-                let rate = self.producers[producer as usize].spec.rate_per_sec;
-                if rate > 0 {
-                    self.producer_generate(producer);
-                    let interval_us = (1_000_000 / u64::from(rate)).max(1);
+                let rate = u64::from(self.producers[producer as usize].spec.rate_per_sec);
+                if let Some(per_record_us) = 1_000_000u64.checked_div(rate) {
+                    // Records are created in ticks of at least 1 ms (one record per tick below
+                    // 1,000 records/s), all those due in the tick at once: fast producers then
+                    // cost one event per millisecond rather than one per record.
+                    let interval_us = per_record_us.max(1_000);
+                    let p = &mut self.producers[producer as usize];
+                    p.rate_carry += rate * interval_us;
+                    let due = p.rate_carry / 1_000_000;
+                    p.rate_carry %= 1_000_000;
+                    for _ in 0..due {
+                        self.producer_generate(producer);
+                    }
                     let at = self.now.plus_us(interval_us);
                     self.schedule(
                         at,
@@ -332,7 +345,7 @@ impl Simulation {
         let key =
             (p.spec.keys > 0).then(|| format!("key-{}", self.rng.below(u64::from(p.spec.keys))));
         let p = &mut self.producers[index as usize];
-        let value = format!("{}-{}", p.spec.client_id, p.next_value);
+        let value: std::sync::Arc<str> = format!("{}-{}", p.spec.client_id, p.next_value).into();
         // Unique across producers: the producer's index in the high bits.
         let value_id = (u64::from(index) << 40) | p.next_value;
         p.next_value += 1;
@@ -357,7 +370,7 @@ impl Simulation {
             .entry(partition)
             .or_default()
             .push_back(PendingRecord {
-                key,
+                key: key.map(std::sync::Arc::from),
                 value,
                 value_id,
                 tombstone,

@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Benchmarks of BENCHMARKS.md, in one run so that their ratios are comparable on a noisy machine:
+#   1. native: the benchmark cluster (core/examples/bench_cluster.rs), release build;
+#   2. wasm: the same cluster in headless Chromium (web/tests/bench.rs), release build;
+#   3. criterion benches of core, if any (cargo bench -p kafka-sim).
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+./scripts/setup.sh >/dev/null
+export PATH="$PWD/tests/e2e/node_modules/.bin:$HOME/.cargo/bin:$PATH"
+echo "== native (10 simulated seconds)"
+cargo run -q --release -p kafka-sim --example bench_cluster -- 10000
+cargo run -q --release -p kafka-sim --example bench_cluster -- 5000
+echo "== wasm in headless Chromium (5 simulated seconds)"
+cargo test -q --release -p kafka-playground --target wasm32-unknown-unknown --test bench -- --nocapture 2>&1 \
+  | grep -E "wasm:|test result" || true
+if ls core/benches/*.rs >/dev/null 2>&1; then
+  echo "== criterion"
+  cargo bench -q -p kafka-sim
+fi
