@@ -136,6 +136,11 @@ impl NetworkFaults {
         *self = NetworkFaults::default();
     }
 
+    /// Whether `node` is cut off from every other node.
+    pub fn is_isolated(&self, node: NodeId) -> bool {
+        self.isolated.contains(&node)
+    }
+
     /// Whether a message from `from` to `to` is lost because the link is cut.
     pub fn blocks(&self, from: NodeId, to: NodeId) -> bool {
         self.isolated.contains(&from)

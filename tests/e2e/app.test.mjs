@@ -290,4 +290,31 @@ describe('Kafka Playground in Chromium', () => {
       await pressPause(page);
     });
   });
+  test('a controlled shutdown moves leadership away at once, while paused', { timeout: 60_000 }, async () => {
+    await withApp(async (page) => {
+      const start = await snapshot(page);
+      const leader = partitionOf(start, 'orders', 0)?.leader;
+      assert.ok(brokerOf(start, leader), `orders-0 has a leader broker (data-leader="${leader}")`);
+      // Paused: the controller must not wait for a session timeout, only for the shutdown
+      // request, which the page delivers when the clock advances; play briefly.
+      await page.click(`[data-testid="broker-shutdown"][data-broker-id="${leader}"]`);
+      await pressPlay(page);
+      const after = await poll(
+        () => snapshot(page),
+        (x) => brokerOf(x, leader)?.state === 'dead' && partitionOf(x, 'orders', 0)?.leader !== leader,
+        { timeout: 10_000, message: `broker ${leader} to stop and orders-0 to be led by another broker` },
+      );
+      await pressPause(page);
+      const moved = partitionOf(after, 'orders', 0).leader;
+      assert.notEqual(moved, 'none', 'with two other in-sync replicas orders-0 stays online');
+      assert.ok(
+        after.events.some((line) => /controlled shutdown/.test(line)),
+        'the event log narrates the controlled shutdown',
+      );
+      // The controller moved the leadership within a fraction of a second of simulated time,
+      // not after broker.session.timeout.ms (9 s).
+      assert.ok(after.simMs < 9_000, `leadership moved at ${after.simMs} ms, before any session timeout`);
+      await page.screenshot({ path: join(SCREENSHOTS, 'after-shutdown.png'), fullPage: true });
+    });
+  });
 });

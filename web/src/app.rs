@@ -65,6 +65,10 @@ pub fn App(props: &AppProps) -> Html {
             })
         })
     };
+    let on_fault = {
+        let d = state.dispatcher();
+        Callback::from(move |fault: crate::state::Fault| d.dispatch(Action::Fault(fault)))
+    };
     html! {
         <div class="app">
             <header class="top">
@@ -90,12 +94,21 @@ pub fn App(props: &AppProps) -> Html {
                     </div>
                     <div class="row brokers">
                         { for frame.brokers.iter().map(|b| html! {
-                            <BrokerCardView key={b.id} card={b.clone()} on_action={on_broker.clone()} />
+                            <BrokerCardView key={b.id} card={b.clone()} on_action={on_broker.clone()}
+                                on_fault={on_fault.clone()} isolated={frame.isolated.contains(&b.id)} />
                         }) }
                     </div>
                     <div class="row clients">
                         { for frame.consumers.iter().map(|c| html! { <ConsumerView panel={c.clone()} /> }) }
                     </div>
+                    if !frame.network_faults.is_empty() {
+                        <section class="network" data-testid="network-faults" aria-label="Network faults">
+                            <h3>{ "Network faults" }</h3>
+                            <ul>{ for frame.network_faults.iter().map(|f| html! { <li>{ f.clone() }</li> }) }</ul>
+                            <button data-testid="heal" onclick={on_fault.reform(|_: MouseEvent| crate::state::Fault::Heal)}
+                                aria-label="Heal the network">{ "Heal network" }</button>
+                        </section>
+                    }
                     <p class="legend" aria-label="Legend">
                         { "★ leader · ● in-sync follower · ◐ out-of-sync follower · ✕ offline — LEO: log end offset, HW: high watermark (consumers read below it)" }
                     </p>

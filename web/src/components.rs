@@ -76,6 +76,10 @@ pub struct BrokerCardProps {
     pub card: BrokerCard,
     /// Kill (when alive or fenced) or restart (when dead) this broker.
     pub on_action: Callback<(BrokerId, bool)>,
+    /// Other faults on this broker: crash, clean shutdown, isolation.
+    pub on_fault: Callback<crate::state::Fault>,
+    /// Whether the network cuts this broker off from every node.
+    pub isolated: bool,
 }
 
 /// One broker with its replicas and its kill/restart button.
@@ -111,10 +115,29 @@ pub fn BrokerCardView(props: &BrokerCardProps) -> Html {
                     </li>
                 }) }
             </ul>
-            <button data-testid="broker-action" data-broker-id={id.to_string()} onclick={onclick}
-                aria-label={format!("{} broker {id}", if dead { "Restart" } else { "Kill" })}>
-                { if dead { "Restart" } else { "Kill" } }
-            </button>
+            <div class="broker-actions">
+                <button data-testid="broker-action" data-broker-id={id.to_string()} onclick={onclick}
+                    title={if dead { "Start the broker again" } else { "kill -9: the process stops, the page cache survives" }}
+                    aria-label={format!("{} broker {id}", if dead { "Restart" } else { "Kill" })}>
+                    { if dead { "Restart" } else { "Kill" } }
+                </button>
+                if !dead {
+                    <button data-testid="broker-crash" data-broker-id={id.to_string()}
+                        onclick={props.on_fault.reform(move |_: MouseEvent| crate::state::Fault::Crash(id))}
+                        title="Power loss: records not yet written back to disk are lost"
+                        aria-label={format!("Crash broker {id}, losing unflushed records")}>{ "Crash" }</button>
+                    <button data-testid="broker-shutdown" data-broker-id={id.to_string()}
+                        onclick={props.on_fault.reform(move |_: MouseEvent| crate::state::Fault::Shutdown(id))}
+                        title="Controlled shutdown: leaderships move away first, logs are flushed"
+                        aria-label={format!("Shut down broker {id} cleanly")}>{ "Shut down" }</button>
+                    if !props.isolated {
+                        <button data-testid="broker-isolate" data-broker-id={id.to_string()}
+                            onclick={props.on_fault.reform(move |_: MouseEvent| crate::state::Fault::Isolate(id))}
+                            title="Network partition: cut this broker off from every other node"
+                            aria-label={format!("Isolate broker {id} from the network")}>{ "Isolate" }</button>
+                    }
+                }
+            </div>
         </section>
     }
 }

@@ -12,6 +12,20 @@ pub const TICK_MS: u64 = 50;
 /// The speeds offered, in simulated seconds per wall second.
 pub const SPEEDS: [u32; 5] = [1, 2, 5, 10, 20];
 
+/// The faults the page offers besides kill and restart. A closed list rather than any
+/// `Command`, so that the page links only the simulator code these need.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Fault {
+    /// Power loss of a broker's machine: unflushed records are lost.
+    Crash(BrokerId),
+    /// Controlled shutdown of a broker.
+    Shutdown(BrokerId),
+    /// Cut a broker off from every node.
+    Isolate(BrokerId),
+    /// Remove every network cut.
+    Heal,
+}
+
 /// A user intent.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Action {
@@ -25,6 +39,8 @@ pub enum Action {
     KillBroker(BrokerId),
     /// Restart a broker.
     RestartBroker(BrokerId),
+    /// A fault or its repair.
+    Fault(Fault),
     /// Start the scenario again with the same seed.
     Reset,
 }
@@ -131,6 +147,12 @@ impl Reducible for Playground {
             ),
             Action::KillBroker(id) => self.command(Command::KillBroker(id)),
             Action::RestartBroker(id) => self.command(Command::RestartBroker(id)),
+            Action::Fault(Fault::Crash(id)) => self.command(Command::CrashBroker(id)),
+            Action::Fault(Fault::Shutdown(id)) => self.command(Command::ShutdownBroker(id)),
+            Action::Fault(Fault::Isolate(id)) => {
+                self.command(Command::Isolate(kafka_sim::network::NodeId::Broker(id)))
+            }
+            Action::Fault(Fault::Heal) => self.command(Command::HealNetwork),
             Action::Reset => match Playground::new((*self.scenario).clone(), self.seed) {
                 Ok(fresh) => Rc::new(Playground {
                     version: self.version + 1,

@@ -118,6 +118,10 @@ pub struct Frame {
     pub events: Vec<String>,
     /// Messages on the wire, by API name and count.
     pub in_flight: Vec<(&'static str, usize)>,
+    /// The network faults in force, in words.
+    pub network_faults: Vec<String>,
+    /// Brokers cut off from every node.
+    pub isolated: Vec<BrokerId>,
 }
 
 /// How many events the log shows.
@@ -248,6 +252,16 @@ impl Frame {
                 .map(|e| format!("{} {}", e.time, e.narrate()))
                 .collect(),
             in_flight,
+            network_faults: sim.network_faults().describe(),
+            isolated: sim
+                .brokers()
+                .iter()
+                .map(|b| b.id)
+                .filter(|&id| {
+                    sim.network_faults()
+                        .is_isolated(kafka_sim::network::NodeId::Broker(id))
+                })
+                .collect(),
         }
     }
 }

@@ -125,3 +125,78 @@ fn wasm_trace_matches_the_native_golden_hash() {
     let golden = include_str!("../../tests/golden/quickstart-seed42.hash").trim();
     assert_eq!(format!("{:016x}", run.sim.trace_hash()), golden);
 }
+
+fn click(root: &Element, selector: &str) {
+    let button: HtmlElement = root
+        .query_selector(selector)
+        .unwrap()
+        .unwrap_or_else(|| panic!("{selector} missing"))
+        .dyn_into()
+        .unwrap();
+    button.click();
+}
+
+fn event_log(root: &Element) -> String {
+    root.query_selector("[data-testid=event-log]")
+        .unwrap()
+        .unwrap()
+        .text_content()
+        .unwrap()
+}
+
+#[wasm_bindgen_test]
+async fn crash_isolate_and_heal_buttons_apply_faults() {
+    let root = mount();
+    yew::scheduler::flush().await;
+    assert!(root
+        .query_selector("[data-testid=network-faults]")
+        .unwrap()
+        .is_none());
+
+    click(&root, "[data-testid=broker-isolate][data-broker-id='3']");
+    yew::scheduler::flush().await;
+    let panel = root
+        .query_selector("[data-testid=network-faults]")
+        .unwrap()
+        .expect("the network faults panel appears")
+        .text_content()
+        .unwrap();
+    assert!(
+        panel.contains("broker 3 is cut off from every node"),
+        "{panel}"
+    );
+    assert!(
+        root.query_selector("[data-testid=broker-isolate][data-broker-id='3']")
+            .unwrap()
+            .is_none(),
+        "an isolated broker offers no second isolation"
+    );
+
+    click(&root, "[data-testid=heal]");
+    yew::scheduler::flush().await;
+    assert!(root
+        .query_selector("[data-testid=network-faults]")
+        .unwrap()
+        .is_none());
+    assert!(event_log(&root).contains("The network was healed"));
+
+    click(&root, "[data-testid=broker-crash][data-broker-id='1']");
+    yew::scheduler::flush().await;
+    assert_eq!(
+        attr(
+            &root,
+            "[data-testid=broker][data-broker-id='1']",
+            "data-state"
+        ),
+        "dead"
+    );
+    assert!(
+        event_log(&root).contains("Broker 1's machine crashed"),
+        "{}",
+        event_log(&root)
+    );
+    assert!(root
+        .query_selector("[data-testid=broker-crash][data-broker-id='1']")
+        .unwrap()
+        .is_none());
+}
