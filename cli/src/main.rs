@@ -159,7 +159,7 @@ fn run(file: &str, seed: Option<u64>, variant: Option<String>, json: bool) -> Re
         .history
         .anomalies
         .iter()
-        .map(|a| a.explain())
+        .map(|a| a.explain_with(&|v| sim.value_name(v)))
         .collect();
     let passed = outcome.passed();
     if json {

@@ -395,7 +395,11 @@ impl Expectation {
                 found(
                     present == self.present.unwrap_or(true),
                     match seen.first() {
-                        Some(a) => format!("{} found, first: {}", seen.len(), a.explain()),
+                        Some(a) => format!(
+                            "{} found, first: {}",
+                            seen.len(),
+                            a.explain_with(&|v| run.sim.value_name(v))
+                        ),
                         None => "none found".to_string(),
                     },
                 )

@@ -407,9 +407,15 @@ impl Anomaly {
 
     /// One sentence saying what happened, for a learner.
     pub fn explain(&self) -> String {
+        self.explain_with(&|v: ValueId| v.to_string())
+    }
+
+    /// [`Anomaly::explain`] with values written by `name` (the simulator names them as the
+    /// producer wrote them, e.g. `producer-1-17`).
+    pub fn explain_with(&self, name: &dyn Fn(ValueId) -> String) -> String {
         let p = &self.partition;
         let offset = |i: usize| self.offsets.get(i).copied().unwrap_or_default();
-        let value = |i: usize| self.values.get(i).copied().unwrap_or_default();
+        let value = |i: usize| name(self.values.get(i).copied().unwrap_or_default());
         let reader = match self.client {
             Some(consumer) => format!("Consumer {consumer}"),
             None => "The final drain".to_string(),
@@ -419,7 +425,11 @@ impl Anomaly {
                 "Offset {} of {p} was observed holding different values ({}), so copies of the \
                  log disagree about what is stored there.",
                 offset(0),
-                list(&self.values)
+                self.values
+                    .iter()
+                    .map(|v| name(*v))
+                    .collect::<Vec<_>>()
+                    .join(", ")
             ),
             AnomalyKind::Duplicate => {
                 let mut places: Vec<String> = self
@@ -508,14 +518,6 @@ impl fmt::Display for Anomaly {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}: {}", self.kind, self.explain())
     }
-}
-
-fn list(values: &[ValueId]) -> String {
-    values
-        .iter()
-        .map(|v| v.to_string())
-        .collect::<Vec<_>>()
-        .join(", ")
 }
 
 /// The checker's verdict on a history.

@@ -382,6 +382,15 @@ impl Simulation {
         &self.history
     }
 
+    /// The name of a value the history checker reports, as its producer wrote it
+    /// (`client-id-n`), or the number when no producer of this simulation wrote it.
+    pub fn value_name(&self, id: crate::history::ValueId) -> String {
+        match self.producers.get((id >> 40) as usize) {
+            Some(p) => format!("{}-{}", p.spec.client_id, id & ((1 << 40) - 1)),
+            None => id.to_string(),
+        }
+    }
+
     /// The checker's final read: for every partition with a live leader, what a consumer that
     /// seeks to the beginning would read, recorded as a `Drain`. Call it after healing the
     /// cluster; partitions without a live leader are left out rather than reported as lost.
