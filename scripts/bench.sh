@@ -2,7 +2,8 @@
 # Benchmarks of BENCHMARKS.md, in one run so that their ratios are comparable on a noisy machine:
 #   1. native: the benchmark cluster (core/examples/bench_cluster.rs), release build;
 #   2. wasm: the same cluster in headless Chromium (web/tests/bench.rs), release build;
-#   3. criterion benches of core, if any (cargo bench -p kafka-sim).
+#   3. the page's frame time in headless Chromium (tests/e2e/frame-time.bench.mjs);
+#   4. criterion benches of core, if any (cargo bench -p kafka-sim).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 ./scripts/setup.sh >/dev/null
@@ -13,6 +14,9 @@ cargo run -q --release -p kafka-sim --example bench_cluster -- 5000
 echo "== wasm in headless Chromium (5 simulated seconds)"
 cargo test -q --release -p kafka-playground --target wasm32-unknown-unknown --test bench -- --nocapture 2>&1 \
   | grep -E "wasm:|test result" || true
+echo "== the page in headless Chromium (frame time at 20x speed)"
+TRUNK_SKIP_VERSION_CHECK=true trunk build --release >/dev/null 2>&1
+node tests/e2e/frame-time.bench.mjs
 if ls core/benches/*.rs >/dev/null 2>&1; then
   echo "== criterion"
   cargo bench -q -p kafka-sim
