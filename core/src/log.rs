@@ -178,6 +178,13 @@ impl ReplicaLog {
     /// Discards every record at or above `offset` (a follower removing a diverged suffix).
     pub fn truncate_to(&mut self, offset: u64) {
         if offset >= self.log_end_offset {
+            // Kafka's `UnifiedLog.truncateTo` trims the epoch cache even when no record goes: a
+            // replica that became leader and was deposed before appending keeps an empty epoch
+            // entry at its log end, which no other replica has. Left in place, the follower keeps
+            // sending it as its last fetched epoch, the new leader never accepts its position,
+            // and it can never rejoin the ISR.
+            let end = self.log_end_offset;
+            self.epochs.retain(|e| e.start_offset < end);
             return;
         }
         let offset = offset.max(self.log_start_offset);
