@@ -292,6 +292,17 @@ impl Simulation {
             self.controller.incarnations.insert(broker, incarnation);
             self.controller_set_fenced(broker, true);
             self.emit(EventKind::BrokerRegistered { broker });
+            // Kafka 4's registerBroker handles a new incarnation as if the broker had been fenced
+            // (ReplicationControlManager.handleBrokerShutdown without ELR): a broker back before
+            // its session expired leaves its ISRs and leaderships, because a lossy crash may have
+            // cut its log below what it acknowledged as leader.
+            let led: Vec<TopicPartition> = (self.controller.image.partitions())
+                .filter(|(_, p)| p.isr.contains(&broker) || p.leader == Some(broker))
+                .map(|(tp, _)| tp)
+                .collect();
+            for tp in led {
+                self.controller_elect(&tp, Some(broker), &format!("broker {broker} restarted"));
+            }
             self.publish_metadata();
         } else if want_shut_down {
             self.controller_controlled_shutdown(broker);
