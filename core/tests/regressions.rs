@@ -90,3 +90,67 @@ broker = 1
     let state = sim.metadata().partitions().next().unwrap().1.clone();
     assert_ne!(state.leader, Some(1), "{state:?}");
 }
+
+/// The follower's fetches are lost, so the leader's acks=all batches wait; the
+/// producer times out and retries the same batch, which the leader recognises as a duplicate.
+/// It must answer only once the original is committed; before the fix it answered at once, and
+/// the records it acknowledged existed on the leader alone, which then died while the follower,
+/// still in the ISR, took over.
+#[test]
+fn a_retried_acks_all_batch_is_acknowledged_only_once_committed() {
+    let s = scenario(
+        35000,
+        "1, 2",
+        r#""replica.lag.time.max.ms" = 30000"#,
+        r#"
+[[timeline]]
+at_ms = 3000
+action = "cut-link"
+from = "broker-2"
+to = "broker-1"
+[[timeline]]
+at_ms = 6000
+action = "kill-broker"
+broker = 1
+[[timeline]]
+at_ms = 6000
+action = "heal"
+[[timeline]]
+at_ms = 20000
+action = "restart-broker"
+broker = 1
+"#,
+    );
+    let (lost, acked, first) = anomalies(&s, AnomalyKind::LostWrite);
+    assert!(acked > 500, "only {acked} sends were acknowledged");
+    assert_eq!(lost, 0, "{first}");
+}
+
+/// Producer `a`'s responses are lost while producer `b` writes thousands of
+/// records to the same partition; `a`'s retry must still be recognised as a duplicate. Before
+/// the fix the leader looked back only 2,000 records and wrote the batch a second time.
+#[test]
+fn an_idempotent_retry_is_recognised_however_many_records_came_since() {
+    let s = scenario(
+        8000,
+        "1, 2, 3",
+        "",
+        r#"
+[[producers]]
+client_id = "b"
+topic = "t"
+rate_per_sec = 1500
+[[timeline]]
+at_ms = 2000
+action = "cut-link"
+from = "broker-1"
+to = "a"
+[[timeline]]
+at_ms = 4500
+action = "heal"
+"#,
+    );
+    let (duplicates, acked, first) = anomalies(&s, AnomalyKind::Duplicate);
+    assert!(acked > 5_000, "only {acked} sends were acknowledged");
+    assert_eq!(duplicates, 0, "{first}");
+}
