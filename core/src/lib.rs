@@ -30,6 +30,7 @@ pub mod broker;
 pub mod config;
 pub mod consumer;
 pub mod controller;
+pub mod dst;
 pub mod error;
 pub mod event;
 pub mod expect;
