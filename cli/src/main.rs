@@ -33,6 +33,33 @@ enum Command {
         #[arg(long)]
         variant: Option<String>,
     },
+    /// Deterministic simulation testing: run random seeds (cluster, workload, faults), check the
+    /// invariants after every event and the history at the end, and run each seed twice to
+    /// compare trace hashes.
+    Check {
+        /// How many seeds to run.
+        #[arg(long, default_value_t = 100)]
+        seeds: u64,
+        /// The first seed.
+        #[arg(long, default_value_t = 0)]
+        start: u64,
+        /// Worker threads; defaults to the number of cores.
+        #[arg(long)]
+        threads: Option<usize>,
+        /// A cluster config set on every seed, as NAME=VALUE (repeatable), e.g.
+        /// sim.legacy.follower.truncation=high-watermark.
+        #[arg(long = "set", value_name = "NAME=VALUE")]
+        set: Vec<String>,
+        /// Judge every seed as strong or weak instead of by its settings.
+        #[arg(long, value_parser = ["strong", "weak"])]
+        expect: Option<String>,
+        /// Print each seed's verdict, and each failing seed's workload and timeline.
+        #[arg(long)]
+        verbose: bool,
+        /// Print the narrated events of the run (with --seeds 1), to see how a failure came about.
+        #[arg(long)]
+        events: bool,
+    },
     /// Print the partition a key goes to: toPositive(murmur2(key)) % partitions.
     Partition {
         /// Number of partitions of the topic.
@@ -243,6 +270,130 @@ fn run(file: &str, seed: Option<u64>, variant: Option<String>, json: bool) -> Re
     Ok(passed)
 }
 
+/// Runs seeds `start..start + seeds` on `threads` threads, each taking every `threads`-th seed,
+/// and prints the verdicts in seed order, so the output does not depend on scheduling.
+fn check(
+    seeds: u64,
+    start: u64,
+    threads: Option<usize>,
+    set: Vec<String>,
+    expect: Option<String>,
+    verbose: bool,
+    events: bool,
+) -> Result<(), String> {
+    if events && seeds != 1 {
+        return Err("--events shows one run: give --seeds 1".to_string());
+    }
+    let mut options = kafka_sim::dst::CheckOptions::default();
+    for s in &set {
+        let (name, value) = s
+            .split_once('=')
+            .ok_or_else(|| format!("--set {s}: write NAME=VALUE"))?;
+        // Checked once here so that a typo fails at once rather than in every seed.
+        kafka_sim::config::BrokerConfig::default()
+            .set(name, value)
+            .map_err(|e| format!("--set {s}: {e}"))?;
+        options
+            .broker_config
+            .push((name.to_string(), value.to_string()));
+    }
+    options.expect = match expect.as_deref() {
+        Some("strong") => Some(kafka_sim::dst::Strength::Strong),
+        Some("weak") => Some(kafka_sim::dst::Strength::Weak),
+        _ => None,
+    };
+    let threads = threads
+        .or_else(|| std::thread::available_parallelism().ok().map(|n| n.get()))
+        .unwrap_or(1)
+        .clamp(1, 64) as u64;
+    if events {
+        let workload = kafka_sim::dst::Workload::for_check(start, &options);
+        print!("{}", workload.describe());
+        kafka_sim::dst::run_observed(&workload, false, &mut |e| {
+            println!("[{:>10}] {}", e.time.to_string(), e.narrate())
+        })
+        .map_err(|e| format!("seed {start}: {e}"))?;
+    }
+    let began = std::time::Instant::now();
+    let mut reports: Vec<kafka_sim::dst::SeedReport> = std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..threads.min(seeds.max(1)))
+            .map(|k| {
+                let options = &options;
+                scope.spawn(move || {
+                    (start + k..start + seeds)
+                        .step_by(threads as usize)
+                        .map(|seed| kafka_sim::dst::check_seed(seed, options))
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .flat_map(|w| w.join().expect("a check thread panicked"))
+            .collect()
+    });
+    reports.sort_by_key(|r| r.seed);
+    let elapsed = began.elapsed().as_secs_f64();
+    let mut extra = String::new();
+    for s in &set {
+        extra += &format!(" --set {s}");
+    }
+    if let Some(e) = &expect {
+        extra += &format!(" --expect {e}");
+    }
+    let mut failures = 0;
+    for r in &reports {
+        if verbose {
+            println!(
+                "seed {} ({}): {}, {} events, trace {:016x}{}",
+                r.seed,
+                r.strength,
+                if r.passed() { "ok" } else { "FAILED" },
+                r.steps,
+                r.trace_hashes.0,
+                if r.weak_because.is_empty() {
+                    String::new()
+                } else {
+                    format!(" [weak: {}]", r.weak_because.join("; "))
+                }
+            );
+        }
+        if r.passed() {
+            continue;
+        }
+        failures += 1;
+        println!("seed {} ({}) FAILED:", r.seed, r.strength);
+        for f in &r.failures {
+            println!("  {f}");
+        }
+        if verbose && !events {
+            print!(
+                "{}",
+                kafka_sim::dst::Workload::for_check(r.seed, &options).describe()
+            );
+        }
+        println!(
+            "  reproduce: kafka-sim check --start {} --seeds 1{extra} --verbose --events",
+            r.seed
+        );
+    }
+    let strong = reports
+        .iter()
+        .filter(|r| r.strength == kafka_sim::dst::Strength::Strong)
+        .count();
+    let events: u64 = reports.iter().map(|r| r.steps).sum();
+    println!(
+        "checked {} seeds: {strong} strong, {} weak, {failures} failures, {events} events, {elapsed:.1} s",
+        reports.len(),
+        reports.len() - strong,
+    );
+    if failures == 0 {
+        Ok(())
+    } else {
+        Err(format!("{failures} seed(s) failed"))
+    }
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
@@ -258,6 +409,15 @@ fn main() -> ExitCode {
                 Err("some expectations of the scenario failed".to_string())
             }
         }),
+        Command::Check {
+            seeds,
+            start,
+            threads,
+            set,
+            expect,
+            verbose,
+            events,
+        } => check(seeds, start, threads, set, expect, verbose, events),
         Command::Partition {
             partitions,
             key,

@@ -93,3 +93,63 @@ fn partition_prints_only_the_partition_number() {
     assert_eq!(code, 2);
     assert!(err.contains("--partitions"), "{err}");
 }
+
+#[test]
+fn check_runs_seeds_twice_and_prints_the_summary() {
+    let (code, out, err) = kafka_sim(&["check", "--seeds", "2", "--start", "3"]);
+    assert_eq!(code, 0, "{out}{err}");
+    let last = out.lines().last().unwrap_or_default();
+    assert!(last.starts_with("checked 2 seeds: "), "{out}");
+    assert!(
+        last.contains(" strong, ") && last.contains(" weak, "),
+        "{out}"
+    );
+    assert!(last.contains(", 0 failures, "), "{out}");
+    // Verdicts and event counts do not depend on the threads or the machine: only the time does.
+    let (_, again, _) = kafka_sim(&["check", "--seeds", "2", "--start", "3", "--threads", "1"]);
+    let strip = |s: &str| s.rsplit_once(", ").map(|(a, _)| a.to_string());
+    assert_eq!(strip(last), strip(again.lines().last().unwrap_or_default()));
+}
+
+#[test]
+fn check_names_a_failing_seed_and_the_command_that_reproduces_it() {
+    // Seed 89's settings are strong, and under the pre-KIP-101 truncation rule it loses an
+    // acknowledged record (trace T1).
+    let args = [
+        "check",
+        "--start",
+        "89",
+        "--seeds",
+        "1",
+        "--set",
+        "sim.legacy.follower.truncation=high-watermark",
+        "--expect",
+        "strong",
+    ];
+    let (code, out, err) = kafka_sim(&args);
+    assert_ne!(code, 0, "{out}");
+    assert!(err.contains("1 seed(s) failed"), "{err}");
+    assert!(out.contains("seed 89 (strong) FAILED:"), "{out}");
+    assert!(out.contains("lost-write: "), "{out}");
+    assert!(
+        out.contains(
+            "reproduce: kafka-sim check --start 89 --seeds 1 \
+             --set sim.legacy.follower.truncation=high-watermark --expect strong"
+        ),
+        "{out}"
+    );
+    assert!(
+        out.contains("checked 1 seeds: 1 strong, 0 weak, 1 failures,"),
+        "{out}"
+    );
+}
+
+#[test]
+fn check_refuses_bad_options() {
+    let (code, _, err) = kafka_sim(&["check", "--seeds", "2", "--events"]);
+    assert_ne!(code, 0);
+    assert!(err.contains("--seeds 1"), "{err}");
+    let (code, _, err) = kafka_sim(&["check", "--set", "no.such.config=1"]);
+    assert_ne!(code, 0);
+    assert!(err.contains("no.such.config"), "{err}");
+}

@@ -738,33 +738,45 @@ impl Simulation {
         }
         // Idempotent producers: a retried batch already in the log is acknowledged with its
         // original offset instead of being written twice.
-        if let Some(first) = records.first().filter(|r| r.producer_id >= 0) {
-            let duplicate = replica
-                .log
-                .records()
-                .rev()
-                .take(2_000)
-                .find(|r| {
+        // A producer's sequences grow along the log, so the search stops at its newest record
+        // at or below the batch's first sequence (or from an older producer epoch) however far
+        // back that is, as Kafka's producer state remembers each producer's last batches however
+        // many other producers wrote since. A fixed window let a late retry be written twice.
+        let duplicate = records
+            .first()
+            .filter(|r| r.producer_id >= 0)
+            .and_then(|first| {
+                let found = replica.log.records().rev().find(|r| {
                     r.producer_id == first.producer_id
-                        && r.producer_epoch == first.producer_epoch
-                        && r.sequence == first.sequence
-                })
-                .map(|r| r.offset);
-            if let Some(offset) = duplicate {
-                return respond(self, Ok(offset));
+                        && (r.producer_epoch != first.producer_epoch
+                            || r.sequence <= first.sequence)
+                })?;
+                (found.producer_epoch == first.producer_epoch && found.sequence == first.sequence)
+                    .then_some(found.offset)
+            });
+        // With acks=all a duplicate is answered only once the original batch is committed, as
+        // Kafka's delayed produce waits for the original's last offset: answering at once
+        // acknowledged records that a deposed leader held alone (found by `kafka-sim check`).
+        let committed = |end: u64| acks != Acks::All || replica.log.high_watermark() >= end;
+        if let Some(offset) = duplicate.filter(|&o| committed(o + records.len() as u64)) {
+            return respond(self, Ok(offset));
+        }
+        let (base_offset, end_offset) = match duplicate {
+            Some(offset) => (offset, offset + records.len() as u64),
+            None => {
+                let epoch = replica.leader_epoch;
+                let mut base = None;
+                for mut record in records {
+                    record.leader_epoch = epoch;
+                    record.offset = replica.log.log_end_offset();
+                    base.get_or_insert(record.offset);
+                    replica.log.append_at(record, policy.segment_bytes);
+                }
+                let end_offset = replica.log.log_end_offset();
+                self.maybe_flush(i, &tp);
+                (base.unwrap_or(end_offset), end_offset)
             }
-        }
-        let epoch = replica.leader_epoch;
-        let mut base = None;
-        for mut record in records {
-            record.leader_epoch = epoch;
-            record.offset = replica.log.log_end_offset();
-            base.get_or_insert(record.offset);
-            replica.log.append_at(record, policy.segment_bytes);
-        }
-        let end_offset = replica.log.log_end_offset();
-        let base_offset = base.unwrap_or(end_offset);
-        self.maybe_flush(i, &tp);
+        };
         match acks {
             Acks::None | Acks::Leader => respond(self, Ok(base_offset)),
             Acks::All => {

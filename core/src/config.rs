@@ -93,6 +93,9 @@ pub struct BrokerConfig {
     /// Legacy rule for teaching: the leader's high watermark counts only the committed ISR and
     /// ignores replicas whose addition is pending (before KIP-497's maximal ISR, trace T6).
     pub hw_ignores_pending_isr: bool,
+    /// Legacy rule for teaching (ZooKeeper era): a broker that restarts quickly keeps its ISR
+    /// memberships as a follower; KRaft removes it from every ISR when it registers again.
+    pub quick_restart_keeps_isr: bool,
     /// `auto.leader.rebalance.enable`: the controller periodically moves leadership back to each
     /// partition's preferred (first) replica.
     pub auto_leader_rebalance_enable: bool,
@@ -145,6 +148,7 @@ impl Default for BrokerConfig {
             eligible_leader_replicas: false,
             follower_truncation: FollowerTruncation::LeaderEpoch,
             hw_ignores_pending_isr: false,
+            quick_restart_keeps_isr: false,
             auto_leader_rebalance_enable: true,
             leader_imbalance_check_interval_seconds: 300,
             log_retention_check_interval_ms: 300_000,
@@ -169,6 +173,7 @@ impl BrokerConfig {
         "eligible.leader.replicas.enable",
         "sim.legacy.follower.truncation",
         "sim.legacy.hw.ignores.pending.isr",
+        "sim.legacy.quick.restart.keeps.isr",
         "auto.leader.rebalance.enable",
         "leader.imbalance.check.interval.seconds",
         "log.retention.check.interval.ms",
@@ -227,6 +232,9 @@ impl BrokerConfig {
             }
             "sim.legacy.hw.ignores.pending.isr" => {
                 self.hw_ignores_pending_isr = bool_value(name, value)?
+            }
+            "sim.legacy.quick.restart.keeps.isr" => {
+                self.quick_restart_keeps_isr = bool_value(name, value)?
             }
             "auto.leader.rebalance.enable" => {
                 self.auto_leader_rebalance_enable = bool_value(name, value)?

@@ -303,25 +303,25 @@ impl Simulation {
             self.controller.incarnations.insert(broker, incarnation);
             self.controller_set_fenced(broker, true);
             self.emit(EventKind::BrokerRegistered { broker });
-            // The old process's leaderships die with it: each partition it led gets a new
-            // leader (or none) in a new epoch, so the restarted broker never leads in an epoch
-            // whose log it may have lost. Simplification: its ISR memberships as a follower
-            // stay until it is fenced, as after a quick restart under ZooKeeper; KRaft would
-            // refuse the registration until the old session expires and then fence it.
-            let elr = self.config.eligible_leader_replicas;
-            let unclean = elr && !previous_shutdown_clean;
+            // Kafka 4's registerBroker handles a new incarnation as if the broker had been fenced
+            // (ReplicationControlManager.handleBrokerShutdown): a broker back before its session
+            // expired leaves its ISRs and leaderships, because a lossy crash may have cut its log
+            // below what it acknowledged. With ELR, KIP-966 also drops a broker whose previous
+            // run did not end in a clean shutdown from every ELR. The ZooKeeper-era legacy rule
+            // (`sim.legacy.quick.restart.keeps.isr`) only moves its leaderships: a follower that
+            // restarted within its ZooKeeper session stayed in the ISR (traces T1 and T3).
+            let keeps_isr = self.config.quick_restart_keeps_isr;
+            let unclean = self.config.eligible_leader_replicas && !previous_shutdown_clean;
             let affected: Vec<TopicPartition> = self
                 .controller
                 .image
                 .partitions()
                 .filter(|(_, p)| {
                     p.leader == Some(broker)
-                        || (unclean && (p.isr.contains(&broker) || p.elr.contains(&broker)))
+                        || (!keeps_isr && (p.isr.contains(&broker) || p.elr.contains(&broker)))
                 })
                 .map(|(tp, _)| tp)
                 .collect();
-            // With ELR, KIP-966 removes a broker that shut down uncleanly from every ISR and ELR
-            // when it registers again: it may have lost records it had acknowledged.
             let reason = if unclean {
                 format!(
                     "broker {broker} restarted after an unclean shutdown and may have lost records"
@@ -518,8 +518,10 @@ impl Simulation {
         if let Some(b) = removed {
             if elr_enabled {
                 isr.retain(|&x| x != b);
-                elr.retain(|&x| x != b);
-                if state.isr.contains(&b) && isr.len() < min_isr && !lost_data {
+                if lost_data {
+                    // An unclean shutdown may have lost what it held: no longer eligible.
+                    elr.retain(|&x| x != b);
+                } else if state.isr.contains(&b) && isr.len() < min_isr && !elr.contains(&b) {
                     elr.push(b);
                 }
             } else if isr.len() > 1 {

@@ -32,6 +32,7 @@ pub mod builtin;
 pub mod config;
 pub mod consumer;
 pub mod controller;
+pub mod dst;
 pub mod error;
 pub mod event;
 pub mod expect;

@@ -430,7 +430,8 @@ impl ReplicaLog {
         if offset >= self.log_end_offset {
             // Nothing to remove, but epochs that start at or after `offset` hold no records and
             // must go, as UnifiedLog.truncateTo does: otherwise a follower keeps announcing an
-            // empty epoch the leader never had, and every fetch reports the same divergence.
+            // empty epoch the leader never had, and every fetch reports the same divergence
+            // (found by trace T3 and by `kafka-sim check`).
             self.epochs.retain(|e| e.start_offset < offset);
             return;
         }

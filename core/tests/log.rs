@@ -62,19 +62,6 @@ fn retention_keeps_memory_bounded_but_only_below_the_high_watermark() {
     assert_eq!(log.log_start_offset(), 50);
 }
 
-#[test]
-fn truncating_at_the_log_end_drops_empty_epochs() {
-    // A replica that led epoch 2 without writing has an epoch entry at its log end; a truncation
-    // to that offset must remove it, or it keeps sending a last fetched epoch the leader lacks.
-    let mut log = ReplicaLog::new();
-    log.append(record(0, "a"));
-    log.begin_epoch(2);
-    assert_eq!(log.latest_epoch(), Some(2));
-    log.truncate_to(1);
-    assert_eq!(log.log_end_offset(), 1);
-    assert_eq!(log.latest_epoch(), Some(0));
-}
-
 fn sized(key: &str, bytes: u32, ts: u64) -> Record {
     Record {
         key: Some(key.into()),
@@ -193,4 +180,26 @@ fn tombstones_outlive_the_cleaning_pass_by_delete_retention_ms() {
         log.record_at(1).is_none(),
         "dropped once the delete horizon passed"
     );
+}
+
+/// Regression found by `kafka-sim check`: broker 1 led epoch 1 without appending, was
+/// deposed, and followed the epoch-2 leader with an empty epoch-1 entry at its log end. The
+/// leader's divergence answer (epoch 0 ends at 79) truncates nothing, and that must still drop the
+/// empty entry, or the follower asks again with epoch 1 forever and never rejoins the ISR.
+#[test]
+fn truncating_at_the_log_end_drops_an_empty_trailing_epoch() {
+    let mut log = ReplicaLog::new();
+    log.append(record(0, "r0"));
+    log.append(record(0, "r1"));
+    log.begin_epoch(1);
+    assert_eq!(log.latest_epoch(), Some(1));
+    log.truncate_to(2);
+    assert_eq!(log.latest_epoch(), Some(0));
+    assert_eq!(log.log_end_offset(), 2);
+    assert_eq!(log.end_offset_for_epoch(0), Some((0, 2)));
+    // An epoch that holds records is kept by a truncation at the log end.
+    log.append(record(3, "r2"));
+    log.truncate_to(3);
+    assert_eq!(log.latest_epoch(), Some(3));
+    assert_eq!(log.log_end_offset(), 3);
 }
