@@ -5,9 +5,9 @@
 //! This is the engine of `kafka-sim check`. It builds nothing of its own: a seed becomes a
 //! [`Workload`] (cluster size, broker, topic, producer and consumer configs by their Kafka names,
 //! and a timeline of [`Command`]s), the workload becomes a [`Simulation`], and the run is judged by
-//! the [`InvariantChecker`] and the history checker ([`crate::history`]). Every random choice draws
-//! from a [`SimRng`] seeded with the seed, so `kafka-sim check --start S --seeds 1` replays seed `S`
-//! exactly, on any host.
+//! the [`InvariantChecker`] and the history checker ([`crate::history`]). Every random choice
+//! draws from a [`SimRng`] seeded with the seed, so `kafka-sim check --start S --seeds 1` replays
+//! seed `S` exactly, on any host.
 //!
 //! # What a run looks like
 //!
@@ -15,9 +15,9 @@
 //!   two producers (20 to 150 records/s, keyed or not), one consumer reading from the earliest
 //!   offset. `replica.lag.time.max.ms` is small (0.5 to 4 s) so that ISRs shrink and grow under
 //!   the faults, and sockets time out within seconds so that fetchers recover after a heal.
-//! - From 1.5 to 4 s until [`FAULT_WINDOW_END_MS`]: random faults: kills, lossy crashes, clean shutdowns,
-//!   restarts, two-way partitions, one-way cuts, isolation, latency, message drops, slow
-//!   followers, bursts of records and changes of `replica.lag.time.max.ms`. Most faults are
+//! - From 1.5 to 4 s until [`FAULT_WINDOW_END_MS`]: random faults: kills, lossy crashes, clean
+//!   shutdowns, restarts, two-way partitions, one-way cuts, isolation, latency, message drops,
+//!   slow followers, bursts of records and changes of `replica.lag.time.max.ms`. Most faults are
 //!   undone a few seconds later.
 //! - [`FAULT_WINDOW_END_MS`]: everything is healed, every latency, drop rate and slow follower
 //!   cleared, and every stopped broker restarted (again every 2 s, for brokers whose controlled
@@ -191,8 +191,8 @@ fn pair(name: &str, value: impl ToString) -> (String, String) {
 
 impl Workload {
     /// The workload of `seed`. Three seeds in five draw settings meant to be strong and the rest
-    /// draw any valid settings, so that both kinds are exercised; [`Workload::classify`] then judges
-    /// the settings actually drawn.
+    /// draw any valid settings, so that both kinds are exercised; [`Workload::classify`] then
+    /// judges the settings actually drawn.
     pub fn generate(seed: u64) -> Workload {
         // A generator of its own, separate from the simulation's: the workload is fixed before
         // the simulation draws anything, and the same seed gives the same workload.
