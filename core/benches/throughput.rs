@@ -41,6 +41,7 @@ fn loaded_cluster() -> Simulation {
             rate_per_sec: if t == 0 { 3_334 } else { 3_333 },
             keys: 1_000,
             record_bytes: 100,
+            tombstone_per_mille: 0,
             config: ProducerConfig::default(),
         })
         .expect("producer");
