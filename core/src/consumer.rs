@@ -14,7 +14,7 @@ use crate::network::{FetchPartition, FetchResult, Message, NodeId, OffsetSpec, P
 use crate::sim::{Simulation, Timer};
 use crate::{BrokerId, KafkaError};
 use serde::{Deserialize, Serialize};
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 /// How many consumed records a consumer remembers for display.
 pub const MAX_RECENT_RECORDS: usize = 100;
@@ -66,6 +66,10 @@ pub struct Consumer {
     list_offsets: BTreeMap<u32, u64>,
     fetches: BTreeMap<BrokerId, u64>,
     waking: bool,
+    /// Partitions whose position was out of range: the next position comes from
+    /// `auto.offset.reset`, as Kafka's fetcher resets it, never from the committed offset.
+    #[serde(default)]
+    out_of_range: BTreeSet<u32>,
 }
 
 impl Consumer {
@@ -149,6 +153,7 @@ impl Simulation {
             list_offsets: BTreeMap::new(),
             fetches: BTreeMap::new(),
             waking: false,
+            out_of_range: BTreeSet::new(),
         });
         if let Some(interval) = auto_commit {
             self.schedule_in_ms(interval, Timer::ConsumerAutoCommit { consumer: index });
@@ -201,7 +206,15 @@ impl Simulation {
                 continue;
             };
             let tp = TopicPartition::new(topic.clone(), partition);
-            if let Some(&position) = c.positions.get(&partition) {
+            // A position restored from the committed offset is fetched from at once: nothing
+            // else would wake the consumer to do it.
+            let committed = (!c.out_of_range.contains(&partition))
+                .then(|| self.committed.get(&group).and_then(|g| g.get(&tp)).copied())
+                .flatten();
+            if let Some(position) = c.positions.get(&partition).copied().or(committed) {
+                self.consumers[index as usize]
+                    .positions
+                    .insert(partition, position);
                 by_leader.entry(leader).or_default().push(FetchPartition {
                     tp,
                     fetch_offset: position,
@@ -211,12 +224,6 @@ impl Simulation {
                 continue;
             }
             if c.list_offsets.contains_key(&partition) {
-                continue;
-            }
-            if let Some(&committed) = self.committed.get(&group).and_then(|g| g.get(&tp)) {
-                self.consumers[index as usize]
-                    .positions
-                    .insert(partition, committed);
                 continue;
             }
             let spec = match c.spec.config.auto_offset_reset {
@@ -365,6 +372,7 @@ impl Simulation {
                 c.list_offsets.remove(&tp.partition);
                 match result {
                     Ok(offset) => {
+                        c.out_of_range.remove(&tp.partition);
                         c.positions.insert(tp.partition, offset);
                         let policy = match c.spec.config.auto_offset_reset {
                             OffsetReset::Earliest => "earliest",
@@ -431,7 +439,11 @@ impl Simulation {
                             }
                         }
                         FetchResult::Error(KafkaError::OffsetOutOfRange) => {
+                            // Going back to the committed offset would re-read records already
+                            // returned with no seek the application could see (a nonmonotonic
+                            // poll that `kafka-sim check` found after a stale leader answered).
                             c.positions.remove(&tp.partition);
+                            c.out_of_range.insert(tp.partition);
                             failed = true;
                         }
                         _ => failed = true,

@@ -154,3 +154,70 @@ action = "heal"
     assert!(acked > 5_000, "only {acked} sends were acknowledged");
     assert_eq!(duplicates, 0, "{first}");
 }
+
+/// A consumer whose position is out of range must reset it by `auto.offset.reset`, as Kafka's
+/// fetcher does, and keep consuming. `kafka-sim check` found it going back to its committed
+/// offset instead, re-reading records it had already returned with no seek the application
+/// could see (a nonmonotonic poll), after a stale leader cut off from the controller answered
+/// OFFSET_OUT_OF_RANGE; here an unclean election to a shorter log does the same. Before the fix
+/// the consumer also stalled whenever it restored a position from the committed offset, because
+/// it sent no fetch for it. The settings are weak on purpose (acks=1, unclean election), so only
+/// the consumer's own behaviour is asserted.
+#[test]
+fn an_out_of_range_position_is_reset_by_policy_not_to_the_committed_offset() {
+    let s = Scenario::parse(
+        r#"
+version = 1
+name = "out of range"
+duration_ms = 20000
+[cluster]
+brokers = 2
+config = { "replica.lag.time.max.ms" = 1000, "broker.session.timeout.ms" = 2000, "broker.heartbeat.interval.ms" = 500, "unclean.leader.election.enable" = true }
+[[topics]]
+name = "t"
+partitions = 1
+replication_factor = 2
+assignment = [[1, 2]]
+[[producers]]
+client_id = "a"
+topic = "t"
+rate_per_sec = 100
+config = { acks = "1", "enable.idempotence" = false }
+[[consumers]]
+client_id = "c"
+group = "g"
+topic = "t"
+config = { "auto.offset.reset" = "earliest", "auto.commit.interval.ms" = 5000 }
+[[timeline]]
+at_ms = 2000
+action = "cut-link"
+from = "broker-2"
+to = "broker-1"
+[[timeline]]
+at_ms = 6500
+action = "kill-broker"
+broker = 1
+"#,
+    )
+    .unwrap();
+    let (outcome, sim) = s.start(3).unwrap().finish(&s);
+    let resets = sim
+        .events()
+        .iter()
+        .filter(|e| {
+            e.narrate()
+                .contains("auto.offset.reset=earliest puts it at offset")
+        })
+        .count();
+    let first = outcome
+        .history
+        .of_kind(AnomalyKind::NonmonotonicPoll)
+        .next()
+        .map(|a| a.explain());
+    assert_eq!(first, None);
+    assert!(
+        resets >= 2,
+        "the position was never out of range: {resets} reset(s)"
+    );
+    assert!(sim.consumers()[0].consumed > 1_000);
+}
