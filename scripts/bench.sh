@@ -12,7 +12,7 @@ echo "== native (10 simulated seconds)"
 cargo run -q --release -p kafka-sim --example bench_cluster -- 10000
 cargo run -q --release -p kafka-sim --example bench_cluster -- 5000
 echo "== wasm in headless Chromium (5 simulated seconds)"
-cargo test -q --release -p kafka-playground --target wasm32-unknown-unknown --test bench -- --nocapture 2>&1 \
+cargo test --release -p kafka-playground --target wasm32-unknown-unknown --test bench -- --nocapture 2>&1 \
   | grep -E "wasm:|test result" || true
 echo "== the page in headless Chromium (frame time at 20x speed)"
 TRUNK_SKIP_VERSION_CHECK=true trunk build --release >/dev/null 2>&1

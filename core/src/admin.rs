@@ -5,7 +5,7 @@
 use crate::error::{Error, ErrorKind, Result};
 use crate::event::EventKind;
 use crate::metadata::{elect_leader, Election, PartitionState, TopicPartition};
-use crate::placement::{striped_placement, UsableBroker};
+use crate::placement::striped_placement;
 use crate::sim::{Simulation, Timer};
 use crate::BrokerId;
 
@@ -62,43 +62,9 @@ impl Simulation {
             .partitions
             .first()
             .map_or(1, |p| p.replicas.len() as u32);
-        let usable: Vec<UsableBroker> = self
-            .controller
-            .image
-            .brokers
-            .iter()
-            .map(|(&id, reg)| UsableBroker {
-                id,
-                rack: reg.rack.clone(),
-                fenced: reg.fenced,
-            })
-            .collect();
+        let usable = self.controller_usable_brokers();
         let assignment = striped_placement(&usable, total - current, rf, &mut self.rng)?;
-        let image = &self.controller.image;
-        let added: Vec<PartitionState> = assignment
-            .into_iter()
-            .map(|replicas| {
-                let isr: Vec<BrokerId> = replicas
-                    .iter()
-                    .copied()
-                    .filter(|&b| image.is_unfenced(b))
-                    .collect();
-                PartitionState {
-                    leader: isr.first().copied(),
-                    isr: if isr.is_empty() {
-                        replicas.clone()
-                    } else {
-                        isr
-                    },
-                    replicas,
-                    leader_epoch: 0,
-                    partition_epoch: 0,
-                    elr: Vec::new(),
-                    adding: Vec::new(),
-                    removing: Vec::new(),
-                }
-            })
-            .collect();
+        let added = self.controller_new_partitions(assignment);
         if let Some(t) = self.controller.image.topics.get_mut(topic) {
             t.partitions.extend(added);
         }

@@ -383,27 +383,14 @@ impl Simulation {
         };
         let me = NodeId::Broker(id);
         match timer {
-            Timer::BrokerHeartbeat { incarnation, .. } => {
+            // Periodic work reschedules the same timer (same broker and incarnation).
+            Timer::BrokerHeartbeat { .. } => {
                 self.broker_send_heartbeat(i);
-                let interval = self.config.broker_heartbeat_interval_ms;
-                self.schedule_in_ms(
-                    interval,
-                    Timer::BrokerHeartbeat {
-                        broker: id,
-                        incarnation,
-                    },
-                );
+                self.schedule_in_ms(self.config.broker_heartbeat_interval_ms, timer);
             }
-            Timer::BrokerIsrCheck { incarnation, .. } => {
+            Timer::BrokerIsrCheck { .. } => {
                 self.leader_shrink_isr(i);
-                let check = self.config.replica_lag_time_max_ms / 2;
-                self.schedule_in_ms(
-                    check,
-                    Timer::BrokerIsrCheck {
-                        broker: id,
-                        incarnation,
-                    },
-                );
+                self.schedule_in_ms(self.config.replica_lag_time_max_ms / 2, timer);
             }
             Timer::BrokerFetchBackoff { leader, .. } => {
                 self.brokers[i]
@@ -423,40 +410,19 @@ impl Simulation {
                     self.leader_answer_fetch(i, parked);
                 }
             }
-            Timer::BrokerWriteback { incarnation, .. } => {
+            Timer::BrokerWriteback { .. } => {
                 for replica in self.brokers[i].replicas.values_mut() {
                     replica.log.flush();
                 }
-                let writeback = self.config.os_writeback_interval_ms;
-                self.schedule_in_ms(
-                    writeback,
-                    Timer::BrokerWriteback {
-                        broker: id,
-                        incarnation,
-                    },
-                );
+                self.schedule_in_ms(self.config.os_writeback_interval_ms, timer);
             }
-            Timer::BrokerLogRetention { incarnation, .. } => {
+            Timer::BrokerLogRetention { .. } => {
                 self.broker_log_maintenance(i, false);
-                let every = self.config.log_retention_check_interval_ms;
-                self.schedule_in_ms(
-                    every,
-                    Timer::BrokerLogRetention {
-                        broker: id,
-                        incarnation,
-                    },
-                );
+                self.schedule_in_ms(self.config.log_retention_check_interval_ms, timer);
             }
-            Timer::BrokerLogCleaner { incarnation, .. } => {
+            Timer::BrokerLogCleaner { .. } => {
                 self.broker_log_maintenance(i, true);
-                let every = self.config.log_cleaner_backoff_ms;
-                self.schedule_in_ms(
-                    every,
-                    Timer::BrokerLogCleaner {
-                        broker: id,
-                        incarnation,
-                    },
-                );
+                self.schedule_in_ms(self.config.log_cleaner_backoff_ms, timer);
             }
             Timer::BrokerFetchTimeout { request_id, .. } => {
                 // The response never came (a cut link or a lost message): give up on the request

@@ -118,8 +118,40 @@ impl Simulation {
             ));
         }
         // The KRaft controller's StripedReplicaPlacer, over registered brokers in id order.
-        let usable: Vec<UsableBroker> = self
-            .controller
+        let usable = self.controller_usable_brokers();
+        let assignment = match assignment {
+            Some(manual) => {
+                self.check_manual_assignment(&manual)?;
+                manual
+            }
+            None => striped_placement(&usable, partitions, replication_factor, &mut self.rng)?,
+        };
+        let partition_states = self.controller_new_partitions(assignment);
+        let topic_id = format!(
+            "{:016x}{:06x}",
+            self.rng.next_u64(),
+            self.controller.image.topics.len()
+        );
+        self.controller.image.topics.insert(
+            name.to_string(),
+            TopicMetadata {
+                topic_id,
+                config,
+                partitions: partition_states,
+            },
+        );
+        self.emit(EventKind::TopicCreated {
+            topic: name.to_string(),
+            partitions,
+            replication_factor,
+        });
+        self.publish_metadata();
+        Ok(())
+    }
+
+    /// Registered brokers, in id order, as the replica placer sees them.
+    pub(crate) fn controller_usable_brokers(&self) -> Vec<UsableBroker> {
+        self.controller
             .image
             .brokers
             .iter()
@@ -128,16 +160,17 @@ impl Simulation {
                 rack: reg.rack.clone(),
                 fenced: reg.fenced,
             })
-            .collect();
-        let assignment = match assignment {
-            Some(manual) => {
-                self.check_manual_assignment(&manual)?;
-                manual
-            }
-            None => striped_placement(&usable, partitions, replication_factor, &mut self.rng)?,
-        };
+            .collect()
+    }
+
+    /// New partitions for these replica lists: the unfenced replicas form the ISR and the first
+    /// of them leads, in epoch 0.
+    pub(crate) fn controller_new_partitions(
+        &self,
+        assignment: Vec<Vec<BrokerId>>,
+    ) -> Vec<PartitionState> {
         let image = &self.controller.image;
-        let partition_states: Vec<PartitionState> = assignment
+        assignment
             .into_iter()
             .map(|replicas| {
                 let isr: Vec<BrokerId> = replicas
@@ -160,27 +193,7 @@ impl Simulation {
                     removing: Vec::new(),
                 }
             })
-            .collect();
-        let topic_id = format!(
-            "{:016x}{:06x}",
-            self.rng.next_u64(),
-            self.controller.image.topics.len()
-        );
-        self.controller.image.topics.insert(
-            name.to_string(),
-            TopicMetadata {
-                topic_id,
-                config,
-                partitions: partition_states,
-            },
-        );
-        self.emit(EventKind::TopicCreated {
-            topic: name.to_string(),
-            partitions,
-            replication_factor,
-        });
-        self.publish_metadata();
-        Ok(())
+            .collect()
     }
 
     /// Kafka's checks of a manual assignment: every partition has the same number of distinct,
