@@ -14,6 +14,9 @@ wasm_bindgen_test_configure!(run_in_browser);
 #[wasm_bindgen_test]
 fn wasm_throughput_of_the_benchmark_cluster() {
     let performance = web_sys::window().unwrap().performance().unwrap();
+    // A first, unmeasured run lets the browser finish compiling the module with its optimizing
+    // tier; without it the number swings with how far tier-up got (0.4x to 0.8x of native).
+    kafka_sim::builtin::run_benchmark(2_000, || performance.now() / 1_000.0);
     let r = kafka_sim::builtin::run_benchmark(5_000, || performance.now() / 1_000.0);
     console_log!(
         "wasm: {} simulated ms in {:.3} s wall = {:.1}x real time; {} records acknowledged; {} events",
