@@ -24,7 +24,7 @@ header "1/5 native tests: cargo test --workspace"
 cargo test --workspace
 
 header "2/5 deterministic simulation testing: kafka-sim check --seeds 1000"
-# Release build: the check runs about 65 million simulated events, which a debug build would take
+# Release build: the check runs about 42 million simulated events, which a debug build would take
 # many minutes for. A failing seed prints the command that reproduces it.
 cargo run --release -p kafka-sim-cli -- check --seeds 1000
 
