@@ -14,7 +14,7 @@ pub const SIMPLIFICATIONS: &[&str] = &[
     "The producer keeps one batch per partition in flight, as with max.in.flight.requests.per.connection=1.",
     "The consumer is assigned every partition directly; groups, the coordinator and __consumer_offsets come later, so commits are kept by the simulator.",
     "The operating system writes the page cache to disk every 5 seconds, all at once; a crash (lossy kill) loses what was written since.",
-    "A restarted broker registers at once and keeps its ISR memberships as a follower until it is fenced, as after a quick restart under ZooKeeper; KRaft would make it wait for its old session to expire.",
+    "A restarted broker registers at once and leaves every ISR and leadership, as if fenced; KRaft would first refuse the registration until the old session expired, then fence it, with the same outcome a few seconds later.",
 ];
 
 /// Props of [`App`].
