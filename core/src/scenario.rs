@@ -760,6 +760,22 @@ impl ScenarioRun {
         self.sim.run_until(until);
     }
 
+    /// One expectation against the run as it stands, with `history` checked by the caller.
+    #[cfg(feature = "checks")]
+    fn judge(
+        &self,
+        e: &Expectation,
+        history: &HistoryReport,
+    ) -> (String, std::result::Result<(), String>) {
+        let flat: Vec<Violation> = self.violations.iter().map(|(_, v)| v.clone()).collect();
+        let result = RunResult {
+            sim: &self.sim,
+            violations: &flat,
+            history,
+        };
+        (e.describe(), e.check(&result))
+    }
+
     /// Runs to the end of the scenario with invariants checked after every event, drains the
     /// history and checks every expectation.
     #[cfg(feature = "checks")]
@@ -780,14 +796,7 @@ impl ScenarioRun {
         for (at, i) in timed {
             action_errors.extend(self.advance_to(at));
             let history = self.sim.history().check();
-            let flat: Vec<Violation> = self.violations.iter().map(|(_, v)| v.clone()).collect();
-            let result = RunResult {
-                sim: &self.sim,
-                violations: &flat,
-                history: &history,
-            };
-            let e = &scenario.expect[i];
-            results[i] = Some((e.describe(), e.check(&result)));
+            results[i] = Some(self.judge(&scenario.expect[i], &history));
         }
         action_errors.extend(self.advance_to(end));
         let action_errors = action_errors
@@ -796,17 +805,11 @@ impl ScenarioRun {
             .collect();
         self.sim.drain_history();
         let history = self.sim.history().check();
-        let flat: Vec<Violation> = self.violations.iter().map(|(_, v)| v.clone()).collect();
-        let result = RunResult {
-            sim: &self.sim,
-            violations: &flat,
-            history: &history,
-        };
         let expectations = scenario
             .expect
             .iter()
             .zip(results)
-            .map(|(e, done)| done.unwrap_or_else(|| (e.describe(), e.check(&result))))
+            .map(|(e, done)| done.unwrap_or_else(|| self.judge(e, &history)))
             .collect();
         let outcome = Outcome {
             violations: self.violations,
