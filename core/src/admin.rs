@@ -27,6 +27,7 @@ impl Simulation {
     /// `kafka-topics.sh --delete`: the topic leaves the metadata, and brokers delete its replicas
     /// when they see that.
     pub fn delete_topic(&mut self, topic: &str) -> Result<()> {
+        self.require_active_controller()?;
         self.require_topic(topic)?;
         self.controller.image.topics.remove(topic);
         self.emit(EventKind::TopicDeleted {
@@ -40,6 +41,7 @@ impl Simulation {
     /// never removes partitions, and keyed records move to other partitions afterwards because
     /// the partitioner takes the count modulo.
     pub fn add_partitions(&mut self, topic: &str, total: u32) -> Result<()> {
+        self.require_active_controller()?;
         self.require_topic(topic)?;
         let meta = &self.controller.image.topics[topic];
         let current = meta.partitions.len() as u32;
@@ -80,6 +82,7 @@ impl Simulation {
     /// `kafka-leader-election.sh --election-type PREFERRED`: moves leadership back to each
     /// partition's first replica where it is in the ISR and unfenced. Returns how many moved.
     pub fn elect_preferred_leaders(&mut self, topic: Option<&str>) -> Result<usize> {
+        self.require_active_controller()?;
         if let Some(t) = topic {
             self.require_topic(t)?;
         }
@@ -134,8 +137,8 @@ impl Simulation {
     /// controller runs a preferred election for every partition not led by its first replica
     /// (it does not use `leader.imbalance.per.broker.percentage`).
     pub(crate) fn controller_leader_rebalance(&mut self) {
-        if self.config.auto_leader_rebalance_enable {
-            // Cannot fail without a topic filter.
+        if self.config.auto_leader_rebalance_enable && self.controller.active.is_some() {
+            // Cannot fail without a topic filter while a controller is active.
             let _ = self.elect_preferred_leaders(None);
         }
         let interval = self.config.leader_imbalance_check_interval_seconds * 1_000;
@@ -146,6 +149,7 @@ impl Simulation {
     /// catch up and join the ISR; then the replicas not in the target are removed and, if the
     /// leader is one of them, a target replica in the ISR takes over.
     pub fn reassign_partition(&mut self, tp: &TopicPartition, target: Vec<BrokerId>) -> Result<()> {
+        self.require_active_controller()?;
         let state = self
             .controller
             .image

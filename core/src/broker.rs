@@ -102,6 +102,17 @@ pub struct Broker {
     #[serde(default)]
     pub stopped_cleanly: bool,
     image: MetadataImage,
+    /// The controller this broker sends heartbeats and AlterPartition requests to: the active
+    /// controller as far as it knows.
+    #[serde(default)]
+    pub controller: BrokerId,
+    /// Whether the last heartbeat got an answer; if not, the next goes to another voter.
+    #[serde(default)]
+    heartbeat_answered: bool,
+    /// `NOT_CONTROLLER` redirects followed since the last periodic heartbeat, to stop two
+    /// voters with stale knowledge from bouncing a broker between them.
+    #[serde(default)]
+    redirects: u8,
     /// Replicas by partition. Logs survive a kill (they are on disk).
     pub replicas: BTreeMap<TopicPartition, Replica>,
     fetchers: BTreeMap<BrokerId, Fetcher>,
@@ -118,6 +129,9 @@ impl Broker {
             shutting_down: false,
             stopped_cleanly: true,
             image: MetadataImage::default(),
+            controller: crate::sim::CONTROLLER_ID,
+            heartbeat_answered: true,
+            redirects: 0,
             replicas: BTreeMap::new(),
             fetchers: BTreeMap::new(),
             parked: Vec::new(),
@@ -147,11 +161,16 @@ impl Simulation {
         let Some(i) = self.broker_index(id) else {
             return;
         };
+        let active = self.controller.active;
         let broker = &mut self.brokers[i];
         broker.alive = true;
         broker.shutting_down = false;
         broker.incarnation += 1;
         broker.image = MetadataImage::default();
+        // Simplification: a KRaft broker learns the quorum leader by fetching the metadata log
+        // as an observer; here it starts with the leader the quorum knows.
+        broker.controller = active.unwrap_or(broker.controller);
+        broker.heartbeat_answered = true;
         broker.fetchers.clear();
         broker.parked.clear();
         broker.pending_produces.clear();
@@ -255,7 +274,7 @@ impl Simulation {
             previous_shutdown_clean: broker.stopped_cleanly,
         };
         let me = NodeId::Broker(broker.id);
-        let controller = NodeId::Controller(self.controller.id);
+        let controller = NodeId::Controller(broker.controller);
         self.send(me, controller, payload);
     }
 
@@ -385,6 +404,14 @@ impl Simulation {
         match timer {
             // Periodic work reschedules the same timer (same broker and incarnation).
             Timer::BrokerHeartbeat { .. } => {
+                // An unanswered heartbeat means the controller is gone or cut off: try the next
+                // voter, as Kafka's controller channel does after a disconnection.
+                if !self.brokers[i].heartbeat_answered {
+                    let next = self.next_controller_after(self.brokers[i].controller);
+                    self.brokers[i].controller = next;
+                }
+                self.brokers[i].heartbeat_answered = false;
+                self.brokers[i].redirects = 0;
                 self.broker_send_heartbeat(i);
                 self.schedule_in_ms(self.config.broker_heartbeat_interval_ms, timer);
             }
@@ -463,6 +490,20 @@ impl Simulation {
             return;
         };
         let me = NodeId::Broker(id);
+        if let NodeId::Controller(c) = message.from {
+            match &message.payload {
+                Payload::BrokerHeartbeatResponse { .. } => {
+                    self.brokers[i].heartbeat_answered = true
+                }
+                // Only the active controller publishes, so a newer image names it.
+                Payload::MetadataUpdate { image }
+                    if image.offset > self.brokers[i].image.offset =>
+                {
+                    self.brokers[i].controller = c
+                }
+                _ => {}
+            }
+        }
         match message.payload {
             Payload::MetadataUpdate { image } => self.broker_apply_metadata(i, *image),
             Payload::Metadata { request_id } => {
@@ -529,6 +570,31 @@ impl Simulation {
                 self.stop_broker(i);
                 self.brokers[i].stopped_cleanly = true;
                 self.emit(EventKind::BrokerShutDown { broker: id });
+            }
+            Payload::NotController { leader } => {
+                let NodeId::Controller(from) = message.from else {
+                    return;
+                };
+                let broker = &mut self.brokers[i];
+                if broker.controller != from {
+                    // An answer from a controller this broker has already moved away from.
+                    return;
+                }
+                // A pending ISR change went to the wrong controller: forget it so that the next
+                // ISR check sends it again to the right one.
+                for replica in broker.replicas.values_mut() {
+                    replica.pending_isr = None;
+                }
+                match leader {
+                    Some(l) if broker.redirects < 3 => {
+                        broker.controller = l;
+                        broker.redirects += 1;
+                        self.broker_send_heartbeat(i);
+                    }
+                    // No leader known (an election is under way): try another voter at the
+                    // next heartbeat rather than at once, so as not to flood the quorum.
+                    _ => broker.heartbeat_answered = false,
+                }
             }
             Payload::AlterPartitionResponse { tp, error: Some(_) } => {
                 if let Some(r) = self.brokers[i].replicas.get_mut(&tp) {
@@ -1060,7 +1126,7 @@ impl Simulation {
             partition_epoch: replica.partition_epoch,
             new_isr,
         };
-        let controller = NodeId::Controller(self.controller.id);
+        let controller = NodeId::Controller(self.brokers[i].controller);
         self.send(NodeId::Broker(id), controller, payload);
     }
 
@@ -1112,7 +1178,7 @@ impl Simulation {
                 new_isr,
             });
         }
-        let controller = NodeId::Controller(self.controller.id);
+        let controller = NodeId::Controller(self.brokers[i].controller);
         for payload in requests {
             self.send(NodeId::Broker(id), controller, payload);
         }

@@ -21,6 +21,7 @@ impl TimelineEntry {
             at_ms,
             action: action.to_string(),
             broker: None,
+            controller: None,
             producer: None,
             rate_per_sec: None,
             records: None,
@@ -53,6 +54,7 @@ pub fn quickstart() -> Scenario {
         seed: Some(42),
         duration_ms: Some(40_000),
         cluster: ClusterSpec {
+            controllers: None,
             brokers: 3,
             config: BTreeMap::new(),
             racks: None,
@@ -118,6 +120,7 @@ pub fn benchmark_cluster() -> Scenario {
         seed: Some(1),
         duration_ms: Some(10_000),
         cluster: ClusterSpec {
+            controllers: None,
             brokers: 6,
             config: BTreeMap::new(),
             racks: None,

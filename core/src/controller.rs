@@ -1,9 +1,11 @@
 //! The active controller: broker registration, heartbeats and fencing, topic creation, leader
 //! election and ISR changes (`SEMANTICS.md` §2, §3.2, §3.6).
 //!
-//! Simplification (shown in the page and ARCHITECTURE.md): one controller that does not fail,
-//! instead of a Raft quorum, and it pushes its full metadata image to brokers where KRaft brokers
-//! fetch the metadata log.
+//! The logic here is the active controller's. It changes the controller's in-memory image and
+//! then calls [`Simulation::publish_metadata`], which proposes the difference to the controller
+//! quorum as metadata records; brokers learn the change only once the quorum commits it
+//! (`crate::quorum`). Which member is active, and what happens when it fails, is in the quorum
+//! module.
 
 use crate::config::TopicConfig;
 use crate::error::{Error, ErrorKind, Result};
@@ -12,30 +14,52 @@ use crate::metadata::{
     elect_leader, BrokerRegistration, Election, MetadataImage, PartitionState, TopicMetadata,
     TopicPartition,
 };
+use crate::metadata_record::MetadataRecord;
 use crate::network::{Message, NodeId, Payload};
 use crate::placement::{striped_placement, UsableBroker};
+use crate::raft::RaftNode;
 use crate::sim::{Simulation, Timer};
 use crate::time::SimTime;
 use crate::{BrokerId, KafkaError};
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 
 /// Most partitions per topic.
 pub const MAX_PARTITIONS: u32 = 64;
 /// Most topics.
 pub const MAX_TOPICS: usize = 16;
 
-/// The controller's state.
+/// The controller quorum and the active controller's state.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Controller {
-    pub(crate) id: BrokerId,
+    /// The voters of the quorum, in id order. Each runs KRaft's Raft protocol.
+    pub(crate) quorum: Vec<RaftNode<MetadataRecord>>,
+    /// The voter that is the active controller: the quorum leader, once it has loaded the log.
+    pub(crate) active: Option<BrokerId>,
+    /// The active controller's in-memory image, including records proposed but not yet
+    /// committed (Kafka's controller applies a record when it proposes it, and reverts to the
+    /// log when it loses leadership). With no active controller, the last one's image.
     pub(crate) image: MetadataImage,
-    last_heartbeat: BTreeMap<BrokerId, SimTime>,
-    incarnations: BTreeMap<BrokerId, u32>,
+    /// The image as of the last proposal: what the next proposal is a difference from.
+    pub(crate) proposed: MetadataImage,
+    /// Images after each proposal not yet committed; each image's offset is the log end offset
+    /// after its records.
+    pub(crate) pending: VecDeque<MetadataImage>,
+    /// The newest committed image, as published to brokers.
+    pub(crate) published: MetadataImage,
+    /// The image every member's storage starts from (offset 0 of the metadata log): the
+    /// brokers and topics of the cluster as set up before the simulation starts.
+    pub(crate) bootstrap: MetadataImage,
+    /// When each broker last heartbeated to the active controller. A new active controller
+    /// starts every broker's session afresh, as Kafka's `BrokerHeartbeatManager` does.
+    pub(crate) last_heartbeat: BTreeMap<BrokerId, SimTime>,
+    /// Responses to brokers held until the records they depend on are committed: (the log end
+    /// offset they wait for, sender, receiver, response).
+    pub(crate) deferred: Vec<(u64, NodeId, NodeId, Payload)>,
 }
 
 impl Controller {
-    pub(crate) fn new(id: BrokerId, brokers: &[BrokerId]) -> Controller {
+    pub(crate) fn new(quorum: Vec<RaftNode<MetadataRecord>>, brokers: &[BrokerId]) -> Controller {
         let mut image = MetadataImage::default();
         // Brokers present when the simulation starts are registered and unfenced, as in a cluster
         // that has been up for a while.
@@ -45,22 +69,31 @@ impl Controller {
                 BrokerRegistration {
                     fenced: false,
                     rack: None,
+                    incarnation: 1,
                 },
             );
         }
         Controller {
-            id,
+            quorum,
+            active: None,
+            proposed: image.clone(),
+            pending: VecDeque::new(),
+            published: image.clone(),
+            bootstrap: image.clone(),
             image,
             last_heartbeat: brokers.iter().map(|&b| (b, SimTime::ZERO)).collect(),
-            incarnations: brokers.iter().map(|&b| (b, 1)).collect(),
+            deferred: Vec::new(),
         }
     }
 }
 
 impl Simulation {
-    /// The controller's committed metadata: topics, partitions, leaders, ISRs, fenced brokers.
+    /// The metadata the controller quorum has committed: topics, partitions, leaders, ISRs,
+    /// fenced brokers. This is what brokers act on and what `kafka-topics.sh --describe` shows;
+    /// changes the active controller has proposed but the quorum has not yet committed are not
+    /// in it.
     pub fn metadata(&self) -> &MetadataImage {
-        &self.controller.image
+        &self.controller.published
     }
 
     /// Creates a topic, placing replicas as the KRaft controller's `StripedReplicaPlacer` does, with
@@ -86,6 +119,7 @@ impl Simulation {
         assignment: Option<Vec<Vec<BrokerId>>>,
         config: TopicConfig,
     ) -> Result<()> {
+        self.require_active_controller()?;
         let valid_name = !name.is_empty()
             && name.len() <= 249
             && name != "."
@@ -250,16 +284,6 @@ impl Simulation {
         configured.min(replicas)
     }
 
-    pub(crate) fn publish_metadata(&mut self) {
-        self.controller.image.offset += 1;
-        let from = NodeId::Controller(self.controller.id);
-        let targets: Vec<BrokerId> = self.controller.image.brokers.keys().copied().collect();
-        for b in targets {
-            let image = Box::new(self.controller.image.clone());
-            self.send(from, NodeId::Broker(b), Payload::MetadataUpdate { image });
-        }
-    }
-
     pub(crate) fn controller_receive(&mut self, message: Message) {
         let NodeId::Broker(broker) = message.from else {
             return;
@@ -271,6 +295,7 @@ impl Simulation {
                 want_shut_down,
                 previous_shutdown_clean,
             } => self.controller_heartbeat(
+                message.to,
                 broker,
                 incarnation,
                 metadata_offset,
@@ -290,7 +315,7 @@ impl Simulation {
                     partition_epoch,
                     new_isr,
                 );
-                self.send(
+                self.controller_respond(
                     message.to,
                     message.from,
                     Payload::AlterPartitionResponse { tp, error },
@@ -302,6 +327,7 @@ impl Simulation {
 
     fn controller_heartbeat(
         &mut self,
+        message_to: NodeId,
         broker: BrokerId,
         incarnation: u32,
         metadata_offset: u64,
@@ -310,11 +336,19 @@ impl Simulation {
     ) {
         self.controller.last_heartbeat.insert(broker, self.now);
         let offset_before = self.controller.image.offset;
-        let known = self.controller.incarnations.get(&broker).copied();
+        let known = self
+            .controller
+            .image
+            .brokers
+            .get(&broker)
+            .map(|reg| reg.incarnation);
         if known != Some(incarnation) {
-            // A restarted broker registers anew and stays fenced until it heartbeats again.
-            self.controller.incarnations.insert(broker, incarnation);
-            self.controller_set_fenced(broker, true);
+            // A restarted broker registers anew (a new `RegisterBrokerRecord`) and stays fenced
+            // until it heartbeats again.
+            if let Some(reg) = self.controller.image.brokers.get_mut(&broker) {
+                reg.incarnation = incarnation;
+                reg.fenced = true;
+            }
             self.emit(EventKind::BrokerRegistered { broker });
             // Kafka 4's registerBroker handles a new incarnation as if the broker had been fenced
             // (ReplicationControlManager.handleBrokerShutdown): a broker back before its session
@@ -376,11 +410,13 @@ impl Simulation {
             .brokers
             .get(&broker)
             .is_none_or(|b| b.fenced);
-        let me = NodeId::Controller(self.controller.id);
-        // A broker that missed an image (lost on a cut link) gets the current one again, as a
-        // KRaft broker would catch up by fetching the metadata log.
-        if self.controller.image.offset == offset_before && metadata_offset < offset_before {
-            let image = Box::new(self.controller.image.clone());
+        let me = message_to;
+        // A broker that missed an image (lost on a cut link, or published while it was down)
+        // gets the newest committed one again, as a KRaft broker catches up by fetching the
+        // metadata log.
+        let published = self.controller.published.offset;
+        if self.controller.image.offset == offset_before && metadata_offset < published {
+            let image = Box::new(self.controller.published.clone());
             self.send(
                 me,
                 NodeId::Broker(broker),
@@ -388,7 +424,7 @@ impl Simulation {
             );
         }
         let should_shut_down = want_shut_down && self.controller_leads_nothing(broker);
-        self.send(
+        self.controller_respond(
             me,
             NodeId::Broker(broker),
             Payload::BrokerHeartbeatResponse {
@@ -416,9 +452,11 @@ impl Simulation {
                 ),
             ));
         }
+        self.require_active_controller()?;
         for (reg, rack) in self.controller.image.brokers.values_mut().zip(racks) {
             reg.rack = Some(rack.clone());
         }
+        self.publish_metadata();
         Ok(())
     }
 
@@ -460,6 +498,10 @@ impl Simulation {
     }
 
     pub(crate) fn controller_fence_check(&mut self) {
+        if self.controller.active.is_none() {
+            self.schedule_in_ms(500, Timer::ControllerFenceCheck);
+            return;
+        }
         let timeout = self.config.broker_session_timeout_ms;
         let stale: Vec<(BrokerId, u64)> = self
             .controller

@@ -110,6 +110,45 @@ pub enum EventKind {
         /// The broker.
         broker: BrokerId,
     },
+    /// A controller (a voter of the KRaft quorum) won an election and became the active
+    /// controller.
+    ControllerActivated {
+        /// The controller's `node.id`.
+        controller: BrokerId,
+        /// The quorum epoch it leads.
+        epoch: u32,
+        /// How many metadata log entries it holds, committed or not.
+        log_end_offset: u64,
+    },
+    /// The active controller stopped being active.
+    ControllerDeactivated {
+        /// The controller.
+        controller: BrokerId,
+        /// The epoch it led.
+        epoch: u32,
+        /// Why.
+        reason: String,
+    },
+    /// A controller's election timeout or fetch timeout passed and it stood for election.
+    ControllerCandidate {
+        /// The controller.
+        controller: BrokerId,
+        /// The epoch it stands in.
+        epoch: u32,
+    },
+    /// A controller process stopped (`lossy` when its machine lost power and the unflushed end
+    /// of its metadata log).
+    ControllerKilled {
+        /// The controller.
+        controller: BrokerId,
+        /// Whether unflushed log entries were lost.
+        lossy: bool,
+    },
+    /// A controller process was started again.
+    ControllerRestarted {
+        /// The controller.
+        controller: BrokerId,
+    },
     /// The controller registered a (re)started broker, fenced until it heartbeats again.
     BrokerRegistered {
         /// The broker.
@@ -261,6 +300,24 @@ impl Event {
             EventKind::ConfigChanged { topic: None, name, value } => format!("Cluster config {name} is now {value}."),
             EventKind::NetworkHealed => "The network was healed: every cut link works again.".to_string(),
             EventKind::BrokerRestarted { broker } => format!("Broker {broker} was restarted and registers with the controller."),
+            EventKind::ControllerActivated { controller, epoch, log_end_offset } => format!(
+                "Controller {controller} won the election for epoch {epoch} of the controller quorum and is now the active controller; it replayed the {log_end_offset} entries of its metadata log and starts every broker's session afresh."
+            ),
+            EventKind::ControllerDeactivated { controller, epoch, reason } => format!(
+                "Controller {controller} is no longer the active controller (epoch {epoch}) because {reason}; until a new leader is elected no broker is fenced and no leader changes."
+            ),
+            EventKind::ControllerCandidate { controller, epoch } => format!(
+                "Controller {controller} heard from no leader in time and stands for election in epoch {epoch}, asking the other voters for their vote."
+            ),
+            EventKind::ControllerKilled { controller, lossy: false } => format!(
+                "Controller {controller} was killed; what it wrote to its metadata log is on disk."
+            ),
+            EventKind::ControllerKilled { controller, lossy: true } => format!(
+                "Controller {controller}'s machine crashed and lost the unflushed end of its metadata log."
+            ),
+            EventKind::ControllerRestarted { controller } => format!(
+                "Controller {controller} was restarted: it reads its election state and metadata log from disk and rejoins the quorum."
+            ),
             EventKind::BrokerRegistered { broker } => {
                 format!("The controller registered broker {broker}; it stays fenced until its next heartbeat.")
             }

@@ -24,6 +24,7 @@ pub const KINDS: &[&str] = &[
     "log-end-offset",
     "log-start-offset",
     "record-count",
+    "active-controller",
 ];
 
 /// One `[[expect]]` entry.
@@ -51,6 +52,9 @@ pub struct Expectation {
     pub offset: Option<u64>,
     /// For `record-count`: the most records the leader's log may hold.
     pub count: Option<u64>,
+    /// For `active-controller`: the controller expected to be active; omit it to accept any.
+    #[serde(default)]
+    pub controller: Option<BrokerId>,
     /// When to check, in simulated milliseconds; omitted means at the end of the run. The
     /// history is checked without the final drain at an earlier time.
     pub at_ms: Option<u64>,
@@ -155,6 +159,14 @@ impl Expectation {
                     ))
                 }
             },
+            "active-controller" => {
+                if self.present == Some(false) && self.controller.is_some() {
+                    return Err(bad(
+                        &format!("{field}.controller"),
+                        "names a controller, but present = false expects none to be active.",
+                    ));
+                }
+            }
             "produce-error" => {
                 if self.name.is_none() {
                     return Err(bad(
@@ -240,6 +252,11 @@ impl Expectation {
                 not(self.present),
                 self.name.clone().unwrap_or_default()
             ),
+            "active-controller" => match (self.present.unwrap_or(true), self.controller) {
+                (false, _) => "no controller is active".to_string(),
+                (true, Some(c)) => format!("controller {c} is the active controller"),
+                (true, None) => "some controller is active".to_string(),
+            },
             "produce-error" => format!(
                 "{}{} error seen by a producer",
                 not(self.present),
@@ -258,6 +275,15 @@ impl Expectation {
             "leader" => {
                 let leader = state.and_then(|s| s.leader);
                 found(leader == self.broker, format!("the leader is {leader:?}"))
+            }
+            "active-controller" => {
+                let active = run.sim.active_controller();
+                let ok = match (self.present.unwrap_or(true), self.controller) {
+                    (false, _) => active.is_none(),
+                    (true, Some(c)) => active == Some(c),
+                    (true, None) => active.is_some(),
+                };
+                found(ok, format!("the active controller is {active:?}"))
             }
             "offline" => {
                 let leader = state.and_then(|s| s.leader);

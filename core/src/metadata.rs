@@ -103,6 +103,10 @@ pub struct BrokerRegistration {
     /// `broker.rack`, used for rack-aware replica placement.
     #[serde(default)]
     pub rack: Option<String>,
+    /// The process incarnation that registered (Kafka's `incarnationId`): a heartbeat from
+    /// another incarnation is a restarted broker, which must register again.
+    #[serde(default)]
+    pub incarnation: u32,
 }
 
 /// What the controller has committed, as published to brokers and through them to clients.

@@ -101,6 +101,15 @@ pub enum Payload {
         /// The controlled shutdown is complete: the broker leads nothing and may stop.
         should_shut_down: bool,
     },
+    /// Traffic between the voters of the controller quorum (Vote, BeginQuorumEpoch,
+    /// EndQuorumEpoch, Fetch and their responses).
+    Raft(Box<crate::raft::RaftMessage<crate::metadata_record::MetadataRecord>>),
+    /// A controller that is not the active one refusing a broker's request, naming the leader
+    /// it knows (`NOT_CONTROLLER`).
+    NotController {
+        /// The active controller as the responder knows it.
+        leader: Option<BrokerId>,
+    },
     /// The controller publishing its metadata to a broker.
     MetadataUpdate {
         /// The full image; brokers ignore images older than the one they hold.
@@ -210,6 +219,8 @@ impl Payload {
                 "BrokerHeartbeat"
             }
             Payload::MetadataUpdate { .. } => "MetadataUpdate",
+            Payload::Raft(message) => message.name().trim_end_matches("Response"),
+            Payload::NotController { .. } => "NotController",
             Payload::AlterPartition { .. } | Payload::AlterPartitionResponse { .. } => {
                 "AlterPartition"
             }
@@ -226,13 +237,14 @@ impl Payload {
         matches!(
             self,
             Payload::BrokerHeartbeatResponse { .. }
+                | Payload::NotController { .. }
                 | Payload::AlterPartitionResponse { .. }
                 | Payload::FetchResponse { .. }
                 | Payload::ProduceResponse { .. }
                 | Payload::MetadataResponse { .. }
                 | Payload::ListOffsetsResponse { .. }
                 | Payload::Disconnected { .. }
-        )
+        ) || matches!(self, Payload::Raft(m) if !m.is_request())
     }
 }
 

@@ -35,6 +35,9 @@ pub const MAX_DURATION_MS: u64 = 86_400_000;
 pub struct ClusterSpec {
     /// Number of brokers (ids 1..=n).
     pub brokers: u32,
+    /// Number of controllers, the voters of the KRaft quorum (ids 100, 101, …); 3 if omitted.
+    #[serde(default)]
+    pub controllers: Option<u32>,
     /// Broker configs by Kafka name.
     #[serde(default)]
     pub config: BTreeMap<String, toml::Value>,
@@ -116,6 +119,9 @@ pub struct TimelineEntry {
     pub action: String,
     /// The broker, for broker actions and `slow-follower`.
     pub broker: Option<BrokerId>,
+    /// The controller's id (100, 101, …), for controller actions.
+    #[serde(default)]
+    pub controller: Option<BrokerId>,
     /// The producer's client id, for `set-producer-rate` and `produce`.
     pub producer: Option<String>,
     /// The new rate, for `set-producer-rate`.
@@ -154,6 +160,9 @@ pub const ACTIONS: &[&str] = &[
     "crash-broker",
     "shutdown-broker",
     "restart-broker",
+    "kill-controller",
+    "crash-controller",
+    "restart-controller",
     "cut-link",
     "partition",
     "isolate",
@@ -417,6 +426,23 @@ impl Scenario {
                     ))
                 })
         };
+        let controllers = self
+            .cluster
+            .controllers
+            .unwrap_or(crate::sim::DEFAULT_CONTROLLERS);
+        let controller = || {
+            let first = crate::sim::CONTROLLER_ID;
+            let last = first + controllers as BrokerId - 1;
+            entry
+                .controller
+                .filter(|c| *c >= first && *c <= last)
+                .ok_or_else(|| {
+                    scenario_error(format!(
+                        "{field}.controller: '{}' needs a controller id between {first} and {last}.",
+                        entry.action
+                    ))
+                })
+        };
         let action = entry.action.as_str();
         let required =
             |name: &str| scenario_error(format!("{field}.{name}: is required for {action}."));
@@ -450,6 +476,9 @@ impl Scenario {
             "crash-broker" => Ok(Command::CrashBroker(broker()?)),
             "shutdown-broker" => Ok(Command::ShutdownBroker(broker()?)),
             "restart-broker" => Ok(Command::RestartBroker(broker()?)),
+            "kill-controller" => Ok(Command::KillController(controller()?)),
+            "crash-controller" => Ok(Command::CrashController(controller()?)),
+            "restart-controller" => Ok(Command::RestartController(controller()?)),
             "cut-link" => Ok(Command::CutLink {
                 from: node("from", &entry.from)?,
                 to: node("to", &entry.to)?,
@@ -572,8 +601,23 @@ impl Scenario {
             }
             return Ok(NodeId::Broker(id));
         }
+        // `controller` is the first controller, the active one when the simulation starts.
         if text == "controller" {
             return Ok(NodeId::Controller(crate::sim::CONTROLLER_ID));
+        }
+        if let Some(n) = text.strip_prefix("controller-") {
+            let controllers = self
+                .cluster
+                .controllers
+                .unwrap_or(crate::sim::DEFAULT_CONTROLLERS);
+            let first = crate::sim::CONTROLLER_ID;
+            let last = first + controllers as BrokerId - 1;
+            return match n.parse::<BrokerId>() {
+                Ok(id) if id >= first && id <= last => Ok(NodeId::Controller(id)),
+                _ => Err(scenario_error(format!(
+                    "there is no {text}; the controllers are controller-{first} to controller-{last}."
+                ))),
+            };
         }
         if let Some(i) = self.producers.iter().position(|p| p.client_id == text) {
             return Ok(NodeId::Producer(i as u32));
@@ -582,7 +626,7 @@ impl Scenario {
             return Ok(NodeId::Consumer(i as u32));
         }
         Err(scenario_error(format!(
-            "'{text}' names no node; use broker-N, controller, or a producer's or consumer's client_id."
+            "'{text}' names no node; use broker-N, controller-N (controller alone is controller-100), or a producer's or consumer's client_id."
         )))
     }
 
@@ -603,8 +647,19 @@ impl Scenario {
         apply_configs("cluster.config", &self.cluster.config, |k, v| {
             broker_config.set(k, v)
         })?;
-        let mut sim = Simulation::new(self.cluster.brokers, broker_config, seed)
-            .map_err(|e| scenario_error(format!("cluster.brokers: {}", e.message())))?;
+        let controllers = self
+            .cluster
+            .controllers
+            .unwrap_or(crate::sim::DEFAULT_CONTROLLERS);
+        if controllers == 0 || controllers > crate::quorum::MAX_CONTROLLERS {
+            return Err(scenario_error(format!(
+                "cluster.controllers: a quorum needs between 1 and {} controllers; {controllers} were asked for.",
+                crate::quorum::MAX_CONTROLLERS
+            )));
+        }
+        let mut sim =
+            Simulation::with_controllers(self.cluster.brokers, controllers, broker_config, seed)
+                .map_err(|e| scenario_error(format!("cluster.brokers: {}", e.message())))?;
         if let Some(racks) = &self.cluster.racks {
             sim.set_broker_racks(racks)
                 .map_err(|e| scenario_error(format!("cluster.racks: {}", e.message())))?;

@@ -18,8 +18,11 @@ use std::collections::{BinaryHeap, VecDeque};
 
 /// How many narrated events are kept for the page and the timeline (invariant 8).
 pub const MAX_EVENTS: usize = 2_000;
-/// The node id of the controller.
-pub const CONTROLLER_ID: BrokerId = 100;
+/// The node id of the first controller, the active one when a simulation starts.
+pub const CONTROLLER_ID: BrokerId = crate::quorum::FIRST_CONTROLLER_ID;
+/// How many controllers (quorum voters) a simulation has unless told otherwise, as in Kafka's
+/// recommended production setup.
+pub const DEFAULT_CONTROLLERS: u32 = 3;
 /// Most brokers a simulation may have.
 pub const MAX_BROKERS: u32 = 12;
 
@@ -69,6 +72,10 @@ pub(crate) enum Timer {
     },
     ControllerFenceCheck,
     ControllerLeaderRebalance,
+    Quorum {
+        controller: BrokerId,
+        timer: crate::raft::RaftTimer,
+    },
     ProducerTick {
         producer: u32,
     },
@@ -130,6 +137,14 @@ pub enum Command {
     ShutdownBroker(BrokerId),
     /// Start a stopped broker again.
     RestartBroker(BrokerId),
+    /// Hard-kill a controller process: its flushed metadata log and election state survive.
+    /// Killing the active controller makes the quorum elect another.
+    KillController(BrokerId),
+    /// Lossy hard kill of a controller: its machine loses power and the unflushed end of its
+    /// metadata log.
+    CrashController(BrokerId),
+    /// Start a stopped controller again.
+    RestartController(BrokerId),
     /// Lose every message from one node to another (one direction).
     CutLink {
         /// The sender whose messages are lost.
@@ -250,8 +265,22 @@ fn fnv1a(mut hash: u64, bytes: &[u8]) -> u64 {
 }
 
 impl Simulation {
-    /// An empty cluster of `brokers` brokers (ids 1..=n) and one controller (id 100), seeded.
+    /// An empty cluster of `brokers` brokers (ids 1..=n) and a quorum of
+    /// [`DEFAULT_CONTROLLERS`] controllers (ids 100, 101, …), seeded.
     pub fn new(brokers: u32, config: BrokerConfig, seed: u64) -> Result<Simulation> {
+        Simulation::with_controllers(brokers, DEFAULT_CONTROLLERS, config, seed)
+    }
+
+    /// An empty cluster of `brokers` brokers (ids 1..=n) and `controllers` controllers (ids
+    /// 100, 101, …) forming the KRaft quorum, seeded. The quorum starts with controller 100
+    /// elected in epoch 1.
+    pub fn with_controllers(
+        brokers: u32,
+        controllers: u32,
+        config: BrokerConfig,
+        seed: u64,
+    ) -> Result<Simulation> {
+        let quorum = crate::quorum::new_quorum(controllers)?;
         if brokers == 0 || brokers > MAX_BROKERS {
             return Err(Error::new(
                 ErrorKind::LimitExceeded,
@@ -268,7 +297,7 @@ impl Simulation {
             next_request_id: 1,
             network: Network::default(),
             config,
-            controller: Controller::new(CONTROLLER_ID, &ids),
+            controller: Controller::new(quorum, &ids),
             brokers: ids.iter().map(|&id| Broker::new(id)).collect(),
             producers: Vec::new(),
             consumers: Vec::new(),
@@ -288,6 +317,7 @@ impl Simulation {
             SimTime::from_ms(rebalance),
             Task::Timer(Timer::ControllerLeaderRebalance),
         );
+        sim.start_quorum();
         for id in ids {
             sim.start_broker(id);
         }
@@ -330,9 +360,9 @@ impl Simulation {
         self.network.in_flight()
     }
 
-    /// The controller's id.
-    pub fn controller_id(&self) -> BrokerId {
-        self.controller.id
+    /// The active controller's id, if the quorum has one.
+    pub fn controller_id(&self) -> Option<BrokerId> {
+        self.controller.active
     }
 
     /// Cluster-wide broker settings.
@@ -447,7 +477,7 @@ impl Simulation {
     pub(crate) fn require_node(&self, node: NodeId) -> Result<()> {
         let exists = match node {
             NodeId::Broker(id) => self.broker_index(id).is_some(),
-            NodeId::Controller(id) => id == self.controller.id,
+            NodeId::Controller(id) => self.controller_index(id).is_some(),
             NodeId::Producer(i) => (i as usize) < self.producers.len(),
             NodeId::Consumer(i) => (i as usize) < self.consumers.len(),
         };
@@ -517,6 +547,9 @@ impl Simulation {
             Command::CrashBroker(id) => self.crash_broker(id),
             Command::ShutdownBroker(id) => self.shutdown_broker(id),
             Command::RestartBroker(id) => self.restart_broker(id),
+            Command::KillController(id) => self.kill_controller(id, false),
+            Command::CrashController(id) => self.kill_controller(id, true),
+            Command::RestartController(id) => self.restart_controller(id),
             Command::CutLink { from, to } => {
                 self.require_node(from)?;
                 self.require_node(to)?;
@@ -604,6 +637,7 @@ impl Simulation {
     fn alter_config(&mut self, topic: Option<String>, name: &str, value: &str) -> Result<()> {
         match &topic {
             Some(t) => {
+                self.require_active_controller()?;
                 let Some(meta) = self.controller.image.topics.get(t) else {
                     return Err(Error::new(
                         ErrorKind::UnknownTopic,
@@ -633,7 +667,7 @@ impl Simulation {
 
     fn deliver(&mut self, message: Message) {
         match message.to {
-            NodeId::Controller(_) => self.controller_receive(message),
+            NodeId::Controller(id) => self.quorum_receive(id, message),
             NodeId::Broker(id) => {
                 let alive = self.broker_index(id).is_some_and(|i| self.brokers[i].alive);
                 if alive {
@@ -656,6 +690,7 @@ impl Simulation {
         match timer {
             Timer::ControllerFenceCheck => self.controller_fence_check(),
             Timer::ControllerLeaderRebalance => self.controller_leader_rebalance(),
+            Timer::Quorum { controller, timer } => self.quorum_timer(controller, timer),
             Timer::BrokerHeartbeat {
                 broker,
                 incarnation,

@@ -1,7 +1,8 @@
 //! The page: header with time controls, the cluster diagram, tables and the event log.
 
 use crate::components::{
-    BrokerCardView, ConsumerView, Controls, EventLog, PartitionsTable, ProducerView,
+    BrokerCardView, ConsumerView, ControllerCardView, Controls, EventLog, PartitionsTable,
+    ProducerView,
 };
 use crate::state::{Action, Playground, TICK_MS};
 use crate::view_model::Frame;
@@ -10,7 +11,8 @@ use yew::prelude::*;
 
 /// Where the model is simpler than Kafka; shown on the page so that nobody learns it as fact.
 pub const SIMPLIFICATIONS: &[&str] = &[
-    "One controller that never fails stands in for the KRaft quorum (Raft elections come later); it pushes metadata to brokers, where KRaft brokers fetch the metadata log.",
+    "The controller quorum runs KRaft's Raft protocol, but the active controller pushes each committed metadata image to the brokers, where KRaft brokers fetch the metadata log as observers; a broker finds the active controller through NOT_CONTROLLER answers or by trying the next controller after an unanswered heartbeat.",
+    "The metadata log has no snapshots, and a PartitionChangeRecord carries the whole partition state rather than only the changed fields.",
     "The producer keeps one batch per partition in flight, as with max.in.flight.requests.per.connection=1.",
     "The consumer is assigned every partition directly; groups, the coordinator and __consumer_offsets come later, so commits are kept by the simulator.",
     "The operating system writes the page cache to disk every 5 seconds, all at once; a crash (lossy kill) loses what was written since.",
@@ -65,6 +67,12 @@ pub fn App(props: &AppProps) -> Html {
             })
         })
     };
+    let on_controller = {
+        let d = state.dispatcher();
+        Callback::from(move |(id, kill): (kafka_sim::BrokerId, bool)| {
+            d.dispatch(Action::Controller(id, kill))
+        })
+    };
     let on_fault = {
         let d = state.dispatcher();
         Callback::from(move |fault: crate::state::Fault| d.dispatch(Action::Fault(fault)))
@@ -84,9 +92,17 @@ pub fn App(props: &AppProps) -> Html {
                 <section class="diagram" aria-label="Cluster">
                     <div class="row clients">
                         { for frame.producers.iter().map(|p| html! { <ProducerView panel={p.clone()} /> }) }
-                        <section class="controller" aria-label={format!("Active controller {}", frame.controller_id)}>
-                            <h3>{ format!("Controller {}", frame.controller_id) }</h3>
-                            <p>{ "active controller · fences brokers after broker.session.timeout.ms and elects leaders" }</p>
+                        <section class="quorum" data-testid="quorum" aria-label="Controller quorum">
+                            <h3>{ match frame.controller_id {
+                                Some(id) => format!("KRaft quorum · active controller {id}"),
+                                None => "KRaft quorum · no active controller (election under way)".to_string(),
+                            } }</h3>
+                            <p>{ "the active controller fences brokers after broker.session.timeout.ms and elects partition leaders; a change reaches brokers once a majority of controllers has it" }</p>
+                            <div class="controllers">
+                                { for frame.controllers.iter().map(|c| html! {
+                                    <ControllerCardView key={c.id} card={c.clone()} on_action={on_controller.clone()} />
+                                }) }
+                            </div>
                             <p class="wire">{ "in flight: " }
                                 { for frame.in_flight.iter().map(|(api, n)| html! { <span class="msg">{ format!("{api} ×{n}") }</span> }) }
                             </p>

@@ -142,6 +142,57 @@ pub fn BrokerCardView(props: &BrokerCardProps) -> Html {
     }
 }
 
+/// Props of [`ControllerCardView`].
+#[derive(Properties, PartialEq)]
+pub struct ControllerCardProps {
+    /// The card.
+    pub card: crate::view_model::ControllerCard,
+    /// Kill (`true`) or restart (`false`) this controller.
+    pub on_action: Callback<(BrokerId, bool)>,
+}
+
+/// One voter of the KRaft controller quorum: its Raft role and epoch, its metadata log, and a
+/// kill/restart button.
+#[component]
+pub fn ControllerCardView(props: &ControllerCardProps) -> Html {
+    let card = &props.card;
+    let id = card.id;
+    let running = card.running;
+    let onclick = props.on_action.reform(move |_: MouseEvent| (id, running));
+    let state = if !running {
+        "dead"
+    } else if card.active {
+        "active"
+    } else {
+        "standby"
+    };
+    let role = if running {
+        format!("{} · epoch {}", card.role, card.epoch)
+    } else {
+        "stopped".to_string()
+    };
+    html! {
+        <section class={classes!("controller", state)} data-testid="controller"
+            data-controller-id={id.to_string()} data-state={state}
+            aria-label={format!("Controller {id}, {state}, {role}")}>
+            <header>
+                <h3>{ format!("Controller {id}") }</h3>
+                <span class="badge">{ if card.active { "active".to_string() } else { role.clone() } }</span>
+            </header>
+            <p class="raft" title="The metadata log: entries below the high watermark are on a majority of the voters and committed">
+                { format!("{role} · metadata log end {} · HW {}", card.log_end_offset, card.high_watermark) }
+            </p>
+            <div class="broker-actions">
+                <button data-testid="controller-action" data-controller-id={id.to_string()} onclick={onclick}
+                    title={if running { "kill -9 the controller: if it is active, the quorum elects another" } else { "Start the controller again" }}
+                    aria-label={format!("{} controller {id}", if running { "Kill" } else { "Restart" })}>
+                    { if running { "Kill" } else { "Restart" } }
+                </button>
+            </div>
+        </section>
+    }
+}
+
 /// Props of [`PartitionsTable`].
 #[derive(Properties, PartialEq)]
 pub struct PartitionsProps {

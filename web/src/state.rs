@@ -39,6 +39,8 @@ pub enum Action {
     KillBroker(BrokerId),
     /// Restart a broker.
     RestartBroker(BrokerId),
+    /// Kill a controller (`true`) or start it again (`false`).
+    Controller(BrokerId, bool),
     /// A fault or its repair.
     Fault(Fault),
     /// Start the scenario again with the same seed.
@@ -147,6 +149,8 @@ impl Reducible for Playground {
             ),
             Action::KillBroker(id) => self.command(Command::KillBroker(id)),
             Action::RestartBroker(id) => self.command(Command::RestartBroker(id)),
+            Action::Controller(id, true) => self.command(Command::KillController(id)),
+            Action::Controller(id, false) => self.command(Command::RestartController(id)),
             Action::Fault(Fault::Crash(id)) => self.command(Command::CrashBroker(id)),
             Action::Fault(Fault::Shutdown(id)) => self.command(Command::ShutdownBroker(id)),
             Action::Fault(Fault::Isolate(id)) => {

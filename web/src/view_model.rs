@@ -99,13 +99,35 @@ pub struct ProducerPanel {
     pub pending: usize,
 }
 
+/// One voter of the controller quorum as the page draws it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ControllerCard {
+    /// Its `node.id`.
+    pub id: BrokerId,
+    /// Whether its process runs.
+    pub running: bool,
+    /// Whether it is the active controller.
+    pub active: bool,
+    /// Its Raft role, in Kafka's words (Leader, Follower, Candidate, Voted, Unattached,
+    /// Resigned).
+    pub role: String,
+    /// Its quorum epoch.
+    pub epoch: u32,
+    /// The end of its metadata log.
+    pub log_end_offset: u64,
+    /// Its high watermark: entries below are committed.
+    pub high_watermark: u64,
+}
+
 /// Everything the page draws for one frame.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Frame {
     /// Simulated time in ms.
     pub time_ms: u64,
-    /// The controller's id.
-    pub controller_id: BrokerId,
+    /// The active controller's id, if the quorum has one.
+    pub controller_id: Option<BrokerId>,
+    /// The voters of the controller quorum.
+    pub controllers: Vec<ControllerCard>,
     /// Broker cards in id order.
     pub brokers: Vec<BrokerCard>,
     /// Every partition.
@@ -240,6 +262,19 @@ impl Frame {
         Frame {
             time_ms: sim.now().as_ms(),
             controller_id: sim.controller_id(),
+            controllers: sim
+                .controllers()
+                .iter()
+                .map(|n| ControllerCard {
+                    id: n.node_id(),
+                    running: n.is_running(),
+                    active: sim.controller_id() == Some(n.node_id()),
+                    role: format!("{:?}", n.role()),
+                    epoch: n.epoch(),
+                    log_end_offset: n.log_end_offset(),
+                    high_watermark: n.high_watermark(),
+                })
+                .collect(),
             brokers,
             partitions,
             producers,

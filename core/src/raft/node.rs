@@ -255,6 +255,54 @@ impl<R: Clone + Debug + PartialEq> RaftNode<R> {
         out
     }
 
+    /// Starts a member of a quorum whose first election is already decided: epoch 1, led by
+    /// `leader`, which every voter voted for. The simulator uses it so that a cluster begins
+    /// with an elected quorum, as one that has been running for a while, instead of every page
+    /// load opening with an election. The leader writes its `LeaderChange` record and sends
+    /// BeginQuorumEpoch; the others follow it and fetch. A member that is not fresh (it has
+    /// an epoch or a log already) starts as [`RaftNode::start`] does.
+    pub fn start_bootstrapped(
+        &mut self,
+        now: SimTime,
+        leader: ReplicaId,
+        rng: &mut SimRng,
+    ) -> Vec<RaftOutput<R>> {
+        let fresh = self.election.epoch == 0 && self.log.end_offset() == 0;
+        if self.running || !fresh || !self.config.voters.contains(&leader) {
+            return self.start(now, rng);
+        }
+        let mut out = Vec::new();
+        self.running = true;
+        self.high_watermark = 0;
+        self.armed.clear();
+        if leader == self.id {
+            self.persist(ElectionState {
+                epoch: 1,
+                voted_for: Some(self.id),
+                leader: None,
+            });
+            self.set_role(
+                RoleState::Candidate(CandidateState {
+                    retries: 1,
+                    granted: self.config.voters.iter().copied().collect(),
+                    rejected: BTreeSet::new(),
+                    election_deadline: now,
+                    backoff_until: None,
+                }),
+                &mut out,
+            );
+            self.become_leader(now, &mut out);
+        } else {
+            self.persist(ElectionState {
+                epoch: 1,
+                voted_for: Some(leader),
+                leader: Some(leader),
+            });
+            self.enter_follower(now, leader, &mut out);
+        }
+        out
+    }
+
     /// Starts the process again after [`RaftNode::crash`]; the same as [`RaftNode::start`].
     pub fn restart(&mut self, now: SimTime, rng: &mut SimRng) -> Vec<RaftOutput<R>> {
         self.start(now, rng)
@@ -1281,6 +1329,9 @@ impl<R: Clone + Debug + PartialEq> RaftNode<R> {
         if candidate > l.epoch_start_offset && l.high_watermark.is_none_or(|hw| candidate > hw) {
             l.high_watermark = Some(candidate);
             self.advance_high_watermark(candidate, out);
+            // As Kafka's leader does on a new high watermark, answer every parked fetch at once,
+            // so that followers learn what is committed without waiting out the fetch wait.
+            self.complete_parked_fetches(|_| true, out);
         }
     }
 
@@ -1297,12 +1348,21 @@ impl<R: Clone + Debug + PartialEq> RaftNode<R> {
         self.log.flush();
         self.update_leader_high_watermark(out);
         let flushed = self.log.flushed_end_offset();
+        self.complete_parked_fetches(|p| p.fetch_offset < flushed, out);
+    }
+
+    /// Answers the parked fetches that `ready` selects with what the log holds for them.
+    fn complete_parked_fetches(
+        &mut self,
+        ready: impl Fn(&ParkedFetch) -> bool,
+        out: &mut Vec<RaftOutput<R>>,
+    ) {
         let ready: Vec<(ReplicaId, ParkedFetch)> = match &mut self.role {
             RoleState::Leader(l) => {
                 let ids: Vec<ReplicaId> = l
                     .parked_fetches
                     .iter()
-                    .filter(|(_, p)| p.fetch_offset < flushed)
+                    .filter(|(_, p)| ready(p))
                     .map(|(&r, _)| r)
                     .collect();
                 ids.into_iter()
