@@ -23,6 +23,8 @@ pub struct InvariantChecker {
     /// the name rather than a `TopicPartition` so that a check, run after every event, looks
     /// partitions up without allocating.
     partitions: BTreeMap<String, Vec<PartitionMemory>>,
+    /// What was learnt about the controller quorum.
+    quorum: crate::quorum::QuorumMemory,
 }
 
 /// What the checker remembers about one partition.
@@ -47,6 +49,7 @@ impl InvariantChecker {
     /// Every violation in the current state.
     pub fn check(&mut self, sim: &Simulation) -> Vec<Violation> {
         let mut out = Vec::new();
+        sim.quorum_violations(&mut self.quorum, &mut out);
         // One key reused for every replica lookup, so that no name is copied per partition.
         let mut key = TopicPartition::new(String::new(), 0);
         let mut replicas: Vec<(BrokerId, &crate::log::ReplicaLog)> = Vec::new();

@@ -49,7 +49,67 @@ pub(crate) fn new_quorum(count: u32) -> Result<Vec<RaftNode<MetadataRecord>>> {
         .collect()
 }
 
+/// What the invariant checker remembers about the quorum between steps.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct QuorumMemory {
+    /// The leader seen in each quorum epoch.
+    leaders_by_epoch: std::collections::BTreeMap<u32, BrokerId>,
+    /// The offset of the newest committed image seen.
+    published_offset: u64,
+}
+
 impl Simulation {
+    /// The KRaft quorum's invariants (`RELIABILITY.md` §B, the quorum part): at most one leader
+    /// per epoch (ElectionSafety), the active controller is a running quorum leader, and the
+    /// committed metadata the brokers get never goes back.
+    pub(crate) fn quorum_violations(
+        &self,
+        memory: &mut QuorumMemory,
+        out: &mut Vec<crate::invariants::Violation>,
+    ) {
+        use crate::invariants::Violation;
+        for node in &self.controller.quorum {
+            if node.is_running() && node.role() == RoleKind::Leader {
+                let id = node.node_id();
+                let seen = *memory.leaders_by_epoch.entry(node.epoch()).or_insert(id);
+                if seen != id {
+                    out.push(Violation {
+                        invariant: "ElectionSafety",
+                        detail: format!(
+                            "controllers {seen} and {id} both led quorum epoch {}",
+                            node.epoch()
+                        ),
+                    });
+                }
+            }
+        }
+        if let Some(active) = self.controller.active {
+            let leads = self
+                .controller_index(active)
+                .map(|i| &self.controller.quorum[i])
+                .is_some_and(|n| n.is_running() && n.role() == RoleKind::Leader);
+            if !leads {
+                out.push(Violation {
+                    invariant: "ActiveControllerLeads",
+                    detail: format!(
+                        "controller {active} is active but not a running quorum leader"
+                    ),
+                });
+            }
+        }
+        let published = self.controller.published.offset;
+        if published < memory.published_offset {
+            out.push(Violation {
+                invariant: "CommittedMetadataMonotonic",
+                detail: format!(
+                    "the committed metadata went back from offset {} to {published}",
+                    memory.published_offset
+                ),
+            });
+        }
+        memory.published_offset = memory.published_offset.max(published);
+    }
+
     /// The voters of the controller quorum, in id order.
     pub fn controllers(&self) -> &[RaftNode<MetadataRecord>] {
         &self.controller.quorum
@@ -384,5 +444,35 @@ impl Simulation {
                 format!("There is no controller {id} in this cluster."),
             )
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::config::BrokerConfig;
+    use crate::invariants::InvariantChecker;
+    use crate::sim::Simulation;
+
+    fn names(sim: &Simulation, checker: &mut InvariantChecker) -> Vec<&'static str> {
+        checker
+            .check(sim)
+            .into_iter()
+            .map(|v| v.invariant)
+            .collect()
+    }
+
+    #[test]
+    fn the_checker_catches_a_follower_posing_as_active_and_committed_metadata_going_back() {
+        let mut sim = Simulation::new(3, BrokerConfig::default(), 1).unwrap();
+        sim.run_for_ms(1_000);
+        let mut checker = InvariantChecker::new();
+        assert!(names(&sim, &mut checker).is_empty());
+        // A follower named active, as a bug in the failover would leave it.
+        sim.controller.active = Some(101);
+        assert_eq!(names(&sim, &mut checker), ["ActiveControllerLeads"]);
+        sim.controller.active = Some(100);
+        // Committed metadata going back, as publishing an older image would.
+        sim.controller.published.offset = 0;
+        assert_eq!(names(&sim, &mut checker), ["CommittedMetadataMonotonic"]);
     }
 }

@@ -80,6 +80,10 @@ function snapshot(page) {
       playing: play ? play.getAttribute('aria-pressed') === 'true' : null,
       playText: play ? play.textContent.trim() : null,
       events: all('[data-testid="event-log"] li').map((li) => li.textContent.trim()),
+      controllers: all('[data-testid="controller"]').map((e) => ({
+        id: e.dataset.controllerId,
+        state: e.dataset.state,
+      })),
     };
   });
 }
@@ -290,6 +294,32 @@ describe('Kafka Playground in Chromium', () => {
       await pressPause(page);
     });
   });
+  test('killing the active controller makes the quorum elect another', { timeout: 90_000 }, async () => {
+    await withApp(async (page) => {
+      const start = await snapshot(page);
+      assert.equal(start.controllers.length, 3, 'three controllers are drawn');
+      const active = start.controllers.filter((c) => c.state === 'active');
+      assert.equal(active.length, 1, `exactly one active controller, got ${JSON.stringify(start.controllers)}`);
+      const old = active[0].id;
+      await setSpeed(page, '5');
+      await pressPlay(page);
+      await page.click(`[data-testid="controller-action"][data-controller-id="${old}"]`);
+      const after = await poll(
+        () => snapshot(page),
+        (x) => x.controllers.some((c) => c.id !== old && c.state === 'active'),
+        { timeout: 30_000, interval: 200, message: `a controller other than ${old} to become active` },
+      );
+      await pressPause(page);
+      assert.equal(after.controllers.find((c) => c.id === old)?.state, 'dead', `controller ${old} is drawn dead`);
+      const winner = after.controllers.find((c) => c.state === 'active').id;
+      assert.ok(
+        after.events.some((line) => line.includes(`Controller ${winner} won the election`)),
+        'the event log narrates the election of the new active controller',
+      );
+      await page.screenshot({ path: join(SCREENSHOTS, 'after-controller-failover.png'), fullPage: true });
+    });
+  });
+
   test('a controlled shutdown moves leadership away at once, while paused', { timeout: 60_000 }, async () => {
     await withApp(async (page) => {
       const start = await snapshot(page);
