@@ -274,13 +274,19 @@ impl Simulation {
             previous_shutdown_clean: broker.stopped_cleanly,
         };
         let me = NodeId::Broker(broker.id);
-        let controller = NodeId::Controller(broker.controller);
+        let controller = self.controller_node(broker.controller);
         self.send(me, controller, payload);
     }
 
     /// Stops the process: requests it holds fail, timers it set are ignored from now on.
     fn stop_broker(&mut self, i: usize) {
         let id = self.brokers[i].id;
+        if self.zookeeper.is_some() {
+            self.zk_resign(
+                id,
+                "its process stopped; /controller stays in ZooKeeper until its session expires, and until then no broker is the controller",
+            );
+        }
         let broker = &mut self.brokers[i];
         broker.alive = false;
         broker.shutting_down = false;
@@ -403,6 +409,15 @@ impl Simulation {
         let me = NodeId::Broker(id);
         match timer {
             // Periodic work reschedules the same timer (same broker and incarnation).
+            Timer::BrokerHeartbeat { .. } if self.zookeeper.is_some() => {
+                // ZooKeeper mode: liveness is the ZooKeeper session; the controller hears only
+                // a controlled shutdown request.
+                self.zk_ping(i);
+                if self.brokers[i].shutting_down {
+                    self.broker_send_heartbeat(i);
+                }
+                self.schedule_in_ms(self.zk_ping_interval_ms(), timer);
+            }
             Timer::BrokerHeartbeat { .. } => {
                 // An unanswered heartbeat means the controller is gone or cut off: try the next
                 // voter, as Kafka's controller channel does after a disconnection.
@@ -490,6 +505,23 @@ impl Simulation {
             return;
         };
         let me = NodeId::Broker(id);
+        if self.zookeeper.is_some() {
+            if message.from == NodeId::ZooKeeper {
+                self.zk_broker_receive(i, &message);
+                return;
+            }
+            // The controller broker handles controller requests.
+            let for_controller = matches!(
+                message.payload,
+                Payload::AlterPartition { .. } | Payload::BrokerHeartbeat { .. }
+            );
+            if for_controller {
+                if self.controller.active == Some(id) {
+                    self.controller_receive(message);
+                }
+                return;
+            }
+        }
         if let NodeId::Controller(c) = message.from {
             match &message.payload {
                 Payload::BrokerHeartbeatResponse { .. } => {
@@ -567,9 +599,18 @@ impl Simulation {
                 for replica in self.brokers[i].replicas.values_mut() {
                     replica.log.flush();
                 }
+                let incarnation = self.brokers[i].incarnation;
                 self.stop_broker(i);
                 self.brokers[i].stopped_cleanly = true;
                 self.emit(EventKind::BrokerShutDown { broker: id });
+                if self.zookeeper.is_some() {
+                    // A clean shutdown closes the ZooKeeper session: the znode goes at once.
+                    self.send(
+                        me,
+                        NodeId::ZooKeeper,
+                        Payload::ZkCloseSession { incarnation },
+                    );
+                }
             }
             Payload::NotController { leader } => {
                 let NodeId::Controller(from) = message.from else {
@@ -1126,7 +1167,7 @@ impl Simulation {
             partition_epoch: replica.partition_epoch,
             new_isr,
         };
-        let controller = NodeId::Controller(self.brokers[i].controller);
+        let controller = self.controller_node(self.brokers[i].controller);
         self.send(NodeId::Broker(id), controller, payload);
     }
 
@@ -1178,7 +1219,7 @@ impl Simulation {
                 new_isr,
             });
         }
-        let controller = NodeId::Controller(self.brokers[i].controller);
+        let controller = self.controller_node(self.brokers[i].controller);
         for payload in requests {
             self.send(NodeId::Broker(id), controller, payload);
         }

@@ -105,6 +105,28 @@ pub struct BrokerConfig {
     pub log_retention_check_interval_ms: u64,
     /// `log.cleaner.backoff.ms`: how often the log cleaner looks for logs to compact.
     pub log_cleaner_backoff_ms: u64,
+    /// Simulator setting `sim.metadata.mode`: a KRaft controller quorum, or ZooKeeper with a
+    /// controller broker (Kafka 3.x and earlier). Chosen when the cluster is created.
+    #[serde(default)]
+    pub metadata_mode: MetadataMode,
+    /// `zookeeper.session.timeout.ms` (ZooKeeper mode): a broker whose ZooKeeper session is
+    /// silent this long is declared dead.
+    #[serde(default = "default_zk_session_timeout")]
+    pub zookeeper_session_timeout_ms: u64,
+}
+
+fn default_zk_session_timeout() -> u64 {
+    18_000
+}
+
+/// Where the cluster keeps its metadata and how it elects its controller.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum MetadataMode {
+    /// A quorum of controllers running Raft over the metadata log (Kafka 4.0's only mode).
+    #[default]
+    KRaft,
+    /// ZooKeeper holds the metadata and one broker is the controller (`zookeeper.connect`).
+    ZooKeeper,
 }
 
 /// The rule a follower uses to discard a diverged log suffix (`SEMANTICS.md` §3.5).
@@ -153,6 +175,8 @@ impl Default for BrokerConfig {
             leader_imbalance_check_interval_seconds: 300,
             log_retention_check_interval_ms: 300_000,
             log_cleaner_backoff_ms: 15_000,
+            metadata_mode: MetadataMode::KRaft,
+            zookeeper_session_timeout_ms: default_zk_session_timeout(),
         }
     }
 }
@@ -178,6 +202,8 @@ impl BrokerConfig {
         "leader.imbalance.check.interval.seconds",
         "log.retention.check.interval.ms",
         "log.cleaner.backoff.ms",
+        "sim.metadata.mode",
+        "zookeeper.session.timeout.ms",
     ];
 
     /// Sets one config by its Kafka name, validating the value.
@@ -216,6 +242,21 @@ impl BrokerConfig {
             }
             "eligible.leader.replicas.enable" => {
                 self.eligible_leader_replicas = bool_value(name, value)?
+            }
+            "sim.metadata.mode" => {
+                self.metadata_mode = match value {
+                    "kraft" => MetadataMode::KRaft,
+                    "zookeeper" => MetadataMode::ZooKeeper,
+                    _ => {
+                        return Err(Error::new(
+                            ErrorKind::InvalidConfig,
+                            format!("Invalid value '{value}' for sim.metadata.mode: use kraft or zookeeper."),
+                        ))
+                    }
+                }
+            }
+            "zookeeper.session.timeout.ms" => {
+                self.zookeeper_session_timeout_ms = int_in(name, value, 100, 3_600_000)? as u64
             }
             "sim.legacy.follower.truncation" => {
                 self.follower_truncation = match value {

@@ -391,17 +391,7 @@ impl Simulation {
         {
             self.controller_set_fenced(broker, false);
             self.emit(EventKind::BrokerUnfenced { broker });
-            // Partitions left without a leader whose ISR still lists this broker get it back.
-            let offline: Vec<TopicPartition> = self
-                .controller
-                .image
-                .partitions()
-                .filter(|(_, p)| p.leader.is_none() && p.replicas.contains(&broker))
-                .map(|(tp, _)| tp)
-                .collect();
-            for tp in offline {
-                self.controller_elect(&tp, None, &format!("broker {broker} was unfenced"));
-            }
+            self.controller_broker_available(broker, &format!("broker {broker} was unfenced"));
             self.publish_metadata();
         }
         let fenced = self
@@ -434,7 +424,7 @@ impl Simulation {
         );
     }
 
-    fn controller_set_fenced(&mut self, broker: BrokerId, fenced: bool) {
+    pub(crate) fn controller_set_fenced(&mut self, broker: BrokerId, fenced: bool) {
         if let Some(reg) = self.controller.image.brokers.get_mut(&broker) {
             reg.fenced = fenced;
         }
@@ -520,21 +510,43 @@ impl Simulation {
                 broker: *broker,
                 silent_ms: *silent_ms,
             });
-            let affected: Vec<TopicPartition> = self
-                .controller
-                .image
-                .partitions()
-                .filter(|(_, p)| p.isr.contains(broker) || p.leader == Some(*broker))
-                .map(|(tp, _)| tp)
-                .collect();
-            for tp in affected {
-                self.controller_elect(&tp, Some(*broker), &format!("broker {broker} was fenced"));
-            }
+            self.controller_broker_gone(*broker, &format!("broker {broker} was fenced"));
         }
         if !stale.is_empty() {
             self.publish_metadata();
         }
         self.schedule_in_ms(500, Timer::ControllerFenceCheck);
+    }
+
+    /// A broker may no longer lead or stay in ISRs (fenced in KRaft, its znode gone in
+    /// ZooKeeper mode): it leaves every ISR it can leave and its leaderships move. The caller
+    /// marks it and publishes.
+    pub(crate) fn controller_broker_gone(&mut self, broker: BrokerId, reason: &str) {
+        let affected: Vec<TopicPartition> = self
+            .controller
+            .image
+            .partitions()
+            .filter(|(_, p)| p.isr.contains(&broker) || p.leader == Some(broker))
+            .map(|(tp, _)| tp)
+            .collect();
+        for tp in affected {
+            self.controller_elect(&tp, Some(broker), reason);
+        }
+    }
+
+    /// A broker may lead again (unfenced, or registered in ZooKeeper mode): partitions left
+    /// without a leader whose ISR still lists it get it back. The caller publishes.
+    pub(crate) fn controller_broker_available(&mut self, broker: BrokerId, reason: &str) {
+        let offline: Vec<TopicPartition> = self
+            .controller
+            .image
+            .partitions()
+            .filter(|(_, p)| p.leader.is_none() && p.replicas.contains(&broker))
+            .map(|(tp, _)| tp)
+            .collect();
+        for tp in offline {
+            self.controller_elect(&tp, None, reason);
+        }
     }
 
     /// Removes `removed` from the partition's ISR and re-elects the leader if needed, emitting

@@ -149,6 +149,46 @@ pub enum EventKind {
         /// The controller.
         controller: BrokerId,
     },
+    /// ZooKeeper mode: a broker created `/controller` and is the controller.
+    ZkControllerElected {
+        /// The controller broker.
+        broker: BrokerId,
+        /// `/controller_epoch`.
+        epoch: u32,
+    },
+    /// ZooKeeper mode: a controller broker found it no longer holds `/controller`.
+    ZkControllerResigned {
+        /// The broker.
+        broker: BrokerId,
+        /// Why.
+        reason: String,
+    },
+    /// ZooKeeper mode: a restarted broker could not register because its previous session's
+    /// znode still exists (`NodeExists`).
+    ZkRegistrationRefused {
+        /// The broker.
+        broker: BrokerId,
+    },
+    /// ZooKeeper mode: a broker opened a session and created `/brokers/ids/N`.
+    ZkBrokerRegistered {
+        /// The broker.
+        broker: BrokerId,
+    },
+    /// ZooKeeper mode: a broker's session ended (expired, or closed by a clean shutdown) and
+    /// its ephemeral znodes were deleted.
+    ZkSessionEnded {
+        /// The broker.
+        broker: BrokerId,
+        /// Milliseconds without a ping, when it expired; `None` when it was closed.
+        silent_ms: Option<u64>,
+        /// Whether the broker held `/controller`.
+        was_controller: bool,
+    },
+    /// ZooKeeper mode: the controller saw a broker's znode disappear.
+    ZkBrokerOffline {
+        /// The broker.
+        broker: BrokerId,
+    },
     /// The controller registered a (re)started broker, fenced until it heartbeats again.
     BrokerRegistered {
         /// The broker.
@@ -299,7 +339,7 @@ impl Event {
             EventKind::ConfigChanged { topic: Some(t), name, value } => format!("Topic {t}: {name} is now {value}."),
             EventKind::ConfigChanged { topic: None, name, value } => format!("Cluster config {name} is now {value}."),
             EventKind::NetworkHealed => "The network was healed: every cut link works again.".to_string(),
-            EventKind::BrokerRestarted { broker } => format!("Broker {broker} was restarted and registers with the controller."),
+            EventKind::BrokerRestarted { broker } => format!("Broker {broker} was restarted and registers again."),
             EventKind::ControllerActivated { controller, epoch, log_end_offset } => format!(
                 "Controller {controller} won the election for epoch {epoch} of the controller quorum and is now the active controller; it replayed the {log_end_offset} entries of its metadata log and starts every broker's session afresh."
             ),
@@ -317,6 +357,29 @@ impl Event {
             ),
             EventKind::ControllerRestarted { controller } => format!(
                 "Controller {controller} was restarted: it reads its election state and metadata log from disk and rejoins the quorum."
+            ),
+            EventKind::ZkControllerElected { broker, epoch } => format!(
+                "Broker {broker} created the ephemeral znode /controller first and is the controller (controller epoch {epoch}); it reads the cluster state from ZooKeeper and sends it to every broker."
+            ),
+            EventKind::ZkControllerResigned { broker, reason } => {
+                format!("Broker {broker} is no longer the controller: {reason}.")
+            }
+            EventKind::ZkRegistrationRefused { broker } => format!(
+                "Broker {broker} could not register: /brokers/ids/{broker} still belongs to its previous ZooKeeper session (NodeExists); it retries until that session expires."
+            ),
+            EventKind::ZkBrokerRegistered { broker } => format!(
+                "Broker {broker} opened a ZooKeeper session and registered /brokers/ids/{broker}."
+            ),
+            EventKind::ZkSessionEnded { broker, silent_ms, was_controller } => {
+                let how = match silent_ms {
+                    Some(ms) => format!("expired after {ms} ms without a ping (zookeeper.session.timeout.ms)"),
+                    None => "was closed by its clean shutdown".to_string(),
+                };
+                let controller = if *was_controller { " and /controller" } else { "" };
+                format!("Broker {broker}'s ZooKeeper session {how}: ZooKeeper deleted /brokers/ids/{broker}{controller}.")
+            }
+            EventKind::ZkBrokerOffline { broker } => format!(
+                "The controller's watch on /brokers/ids fired: broker {broker} is gone, so its leaderships move and it leaves the ISRs."
             ),
             EventKind::BrokerRegistered { broker } => {
                 format!("The controller registered broker {broker}; it stays fenced until its next heartbeat.")

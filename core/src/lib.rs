@@ -53,6 +53,7 @@ pub mod scenario;
 pub mod sim;
 pub mod time;
 pub mod view;
+pub mod zookeeper;
 
 pub use error::{Error, ErrorKind, Result};
 pub use event::{Event, EventKind};

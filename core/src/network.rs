@@ -16,6 +16,8 @@ pub enum NodeId {
     Broker(BrokerId),
     /// A controller, by its `node.id`.
     Controller(BrokerId),
+    /// The ZooKeeper ensemble (ZooKeeper mode only).
+    ZooKeeper,
     /// A producer client, by its index in the simulation.
     Producer(u32),
     /// A consumer client, by its index in the simulation.
@@ -27,6 +29,7 @@ impl fmt::Display for NodeId {
         match self {
             NodeId::Broker(id) => write!(f, "broker {id}"),
             NodeId::Controller(id) => write!(f, "controller {id}"),
+            NodeId::ZooKeeper => write!(f, "ZooKeeper"),
             NodeId::Producer(i) => write!(f, "producer #{i}"),
             NodeId::Consumer(i) => write!(f, "consumer #{i}"),
         }
@@ -109,6 +112,34 @@ pub enum Payload {
     NotController {
         /// The active controller as the responder knows it.
         leader: Option<BrokerId>,
+    },
+    /// A broker's ZooKeeper session ping; it also creates the session and the broker's znode
+    /// `/brokers/ids/N` when there is none.
+    ZkPing {
+        /// The broker process incarnation (stands for the session id).
+        incarnation: u32,
+    },
+    /// A broker closing its ZooKeeper session at the end of a clean shutdown.
+    ZkCloseSession {
+        /// The incarnation whose session ends.
+        incarnation: u32,
+    },
+    /// A broker trying to create `/controller` after its watch fired.
+    ZkCreateController,
+    /// ZooKeeper telling a broker who holds `/controller` (the watch on it, or the answer to a
+    /// ping). The winner of an election also gets `/brokers/ids`.
+    ZkControllerChanged {
+        /// The controller broker, `None` when the znode was deleted.
+        controller: Option<BrokerId>,
+        /// `/controller_epoch`.
+        epoch: u32,
+        /// The registered brokers and their incarnations, for a new controller; else empty.
+        brokers: Vec<(BrokerId, u32)>,
+    },
+    /// ZooKeeper telling the controller that `/brokers/ids` changed, with its children.
+    ZkBrokersChanged {
+        /// The registered brokers and their incarnations.
+        brokers: Vec<(BrokerId, u32)>,
     },
     /// The controller publishing its metadata to a broker.
     MetadataUpdate {
@@ -221,6 +252,11 @@ impl Payload {
             Payload::MetadataUpdate { .. } => "MetadataUpdate",
             Payload::Raft(message) => message.name().trim_end_matches("Response"),
             Payload::NotController { .. } => "NotController",
+            Payload::ZkPing { .. }
+            | Payload::ZkCloseSession { .. }
+            | Payload::ZkCreateController
+            | Payload::ZkControllerChanged { .. }
+            | Payload::ZkBrokersChanged { .. } => "ZooKeeper",
             Payload::AlterPartition { .. } | Payload::AlterPartitionResponse { .. } => {
                 "AlterPartition"
             }

@@ -84,15 +84,24 @@ impl Simulation {
             }
         }
         if let Some(active) = self.controller.active {
-            let leads = self
-                .controller_index(active)
-                .map(|i| &self.controller.quorum[i])
-                .is_some_and(|n| n.is_running() && n.role() == RoleKind::Leader);
+            // In ZooKeeper mode the active controller is a live broker holding /controller.
+            let leads = match &self.zookeeper {
+                Some(zk) => {
+                    zk.controller == Some(active)
+                        && self
+                            .broker_index(active)
+                            .is_some_and(|i| self.brokers[i].alive)
+                }
+                None => self
+                    .controller_index(active)
+                    .map(|i| &self.controller.quorum[i])
+                    .is_some_and(|n| n.is_running() && n.role() == RoleKind::Leader),
+            };
             if !leads {
                 out.push(Violation {
                     invariant: "ActiveControllerLeads",
                     detail: format!(
-                        "controller {active} is active but not a running quorum leader"
+                        "controller {active} is active but not a running quorum leader (or, with ZooKeeper, a live broker holding /controller)"
                     ),
                 });
             }
@@ -164,6 +173,10 @@ impl Simulation {
     /// Proposes what the active controller changed since its last proposal as metadata
     /// records. Brokers see the change once the quorum commits it.
     pub(crate) fn publish_metadata(&mut self) {
+        if self.zookeeper.is_some() {
+            self.zk_publish();
+            return;
+        }
         let Some(i) = self
             .controller
             .active

@@ -601,6 +601,9 @@ impl Scenario {
             }
             return Ok(NodeId::Broker(id));
         }
+        if text == "zookeeper" {
+            return Ok(NodeId::ZooKeeper);
+        }
         // `controller` is the first controller, the active one when the simulation starts.
         if text == "controller" {
             return Ok(NodeId::Controller(crate::sim::CONTROLLER_ID));

@@ -76,6 +76,7 @@ pub(crate) enum Timer {
         controller: BrokerId,
         timer: crate::raft::RaftTimer,
     },
+    ZkSessionCheck,
     ProducerTick {
         producer: u32,
     },
@@ -241,6 +242,9 @@ pub struct Simulation {
     pub(crate) network: Network,
     pub(crate) config: BrokerConfig,
     pub(crate) controller: Controller,
+    /// The ZooKeeper ensemble, in ZooKeeper mode.
+    #[serde(default)]
+    pub(crate) zookeeper: Option<crate::zookeeper::ZooKeeper>,
     pub(crate) brokers: Vec<Broker>,
     pub(crate) producers: Vec<Producer>,
     pub(crate) consumers: Vec<Consumer>,
@@ -280,7 +284,13 @@ impl Simulation {
         config: BrokerConfig,
         seed: u64,
     ) -> Result<Simulation> {
-        let quorum = crate::quorum::new_quorum(controllers)?;
+        let zookeeper_mode = config.metadata_mode == crate::config::MetadataMode::ZooKeeper;
+        // In ZooKeeper mode there is no quorum: the controller is a broker.
+        let quorum = if zookeeper_mode {
+            Vec::new()
+        } else {
+            crate::quorum::new_quorum(controllers)?
+        };
         if brokers == 0 || brokers > MAX_BROKERS {
             return Err(Error::new(
                 ErrorKind::LimitExceeded,
@@ -298,6 +308,7 @@ impl Simulation {
             network: Network::default(),
             config,
             controller: Controller::new(quorum, &ids),
+            zookeeper: zookeeper_mode.then(|| crate::zookeeper::ZooKeeper::bootstrap(&ids, ids[0])),
             brokers: ids.iter().map(|&id| Broker::new(id)).collect(),
             producers: Vec::new(),
             consumers: Vec::new(),
@@ -308,16 +319,19 @@ impl Simulation {
             steps: 0,
             trace_hash: 0xcbf2_9ce4_8422_2325,
         };
-        sim.schedule(
-            SimTime::from_ms(500),
-            Task::Timer(Timer::ControllerFenceCheck),
-        );
+        if !zookeeper_mode {
+            sim.schedule(
+                SimTime::from_ms(500),
+                Task::Timer(Timer::ControllerFenceCheck),
+            );
+        }
         let rebalance = sim.config.leader_imbalance_check_interval_seconds * 1_000;
         sim.schedule(
             SimTime::from_ms(rebalance),
             Task::Timer(Timer::ControllerLeaderRebalance),
         );
         sim.start_quorum();
+        sim.start_zookeeper();
         for id in ids {
             sim.start_broker(id);
         }
@@ -478,6 +492,7 @@ impl Simulation {
         let exists = match node {
             NodeId::Broker(id) => self.broker_index(id).is_some(),
             NodeId::Controller(id) => self.controller_index(id).is_some(),
+            NodeId::ZooKeeper => self.zookeeper.is_some(),
             NodeId::Producer(i) => (i as usize) < self.producers.len(),
             NodeId::Consumer(i) => (i as usize) < self.consumers.len(),
         };
@@ -654,6 +669,12 @@ impl Simulation {
             None => {
                 let mut config = self.config.clone();
                 config.set(name, value)?;
+                if config.metadata_mode != self.config.metadata_mode {
+                    return Err(Error::new(
+                        ErrorKind::InvalidConfig,
+                        "sim.metadata.mode can only be chosen when the cluster is created.",
+                    ));
+                }
                 self.config = config;
             }
         }
@@ -668,6 +689,7 @@ impl Simulation {
     fn deliver(&mut self, message: Message) {
         match message.to {
             NodeId::Controller(id) => self.quorum_receive(id, message),
+            NodeId::ZooKeeper => self.zk_receive(message),
             NodeId::Broker(id) => {
                 let alive = self.broker_index(id).is_some_and(|i| self.brokers[i].alive);
                 if alive {
@@ -691,6 +713,7 @@ impl Simulation {
             Timer::ControllerFenceCheck => self.controller_fence_check(),
             Timer::ControllerLeaderRebalance => self.controller_leader_rebalance(),
             Timer::Quorum { controller, timer } => self.quorum_timer(controller, timer),
+            Timer::ZkSessionCheck => self.zk_session_check(),
             Timer::BrokerHeartbeat {
                 broker,
                 incarnation,

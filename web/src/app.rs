@@ -12,6 +12,7 @@ use yew::prelude::*;
 /// Where the model is simpler than Kafka; shown on the page so that nobody learns it as fact.
 pub const SIMPLIFICATIONS: &[&str] = &[
     "The controller quorum runs KRaft's Raft protocol, but the active controller pushes each committed metadata image to the brokers, where KRaft brokers fetch the metadata log as observers; a broker finds the active controller through NOT_CONTROLLER answers or by trying the next controller after an unanswered heartbeat.",
+    "ZooKeeper mode (sim.metadata.mode=zookeeper, in scenarios) models the ensemble as one always-available node and applies the controller's writes to it at once.",
     "The metadata log has no snapshots, and a PartitionChangeRecord carries the whole partition state rather than only the changed fields.",
     "The producer keeps one batch per partition in flight, as with max.in.flight.requests.per.connection=1.",
     "The consumer is assigned every partition directly; groups, the coordinator and __consumer_offsets come later, so commits are kept by the simulator.",
@@ -93,9 +94,11 @@ pub fn App(props: &AppProps) -> Html {
                     <div class="row clients">
                         { for frame.producers.iter().map(|p| html! { <ProducerView panel={p.clone()} /> }) }
                         <section class="quorum" data-testid="quorum" aria-label="Controller quorum">
-                            <h3>{ match frame.controller_id {
-                                Some(id) => format!("KRaft quorum · active controller {id}"),
-                                None => "KRaft quorum · no active controller (election under way)".to_string(),
+                            <h3>{ match (frame.zookeeper_mode, frame.controller_id) {
+                                (false, Some(id)) => format!("KRaft quorum · active controller {id}"),
+                                (false, None) => "KRaft quorum · no active controller (election under way)".to_string(),
+                                (true, Some(id)) => format!("ZooKeeper mode · broker {id} holds /controller"),
+                                (true, None) => "ZooKeeper mode · no controller until /controller is created again".to_string(),
                             } }</h3>
                             <p>{ "the active controller fences brokers after broker.session.timeout.ms and elects partition leaders; a change reaches brokers once a majority of controllers has it" }</p>
                             <div class="controllers">

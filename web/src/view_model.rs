@@ -128,6 +128,8 @@ pub struct Frame {
     pub controller_id: Option<BrokerId>,
     /// The voters of the controller quorum.
     pub controllers: Vec<ControllerCard>,
+    /// Whether the cluster runs in ZooKeeper mode (a controller broker, no quorum).
+    pub zookeeper_mode: bool,
     /// Broker cards in id order.
     pub brokers: Vec<BrokerCard>,
     /// Every partition.
@@ -262,6 +264,7 @@ impl Frame {
         Frame {
             time_ms: sim.now().as_ms(),
             controller_id: sim.controller_id(),
+            zookeeper_mode: sim.zookeeper_mode(),
             controllers: sim
                 .controllers()
                 .iter()
