@@ -186,13 +186,32 @@ impl Simulation {
             self.controller.image = self.controller.proposed.clone();
             return;
         };
+        if self.steps() == 0 {
+            // Set-up before the simulation starts (topics, racks) belongs to the cluster as it
+            // was formatted: it joins the image every member's storage starts from, so that a
+            // run begins with its topics in place rather than a commit later.
+            let offset = self.controller.published.offset + 1;
+            self.controller.image.offset = offset;
+            self.controller.bootstrap = self.controller.image.clone();
+            self.controller.proposed = self.controller.image.clone();
+            self.controller.published = self.controller.image.clone();
+            self.controller.pending.clear();
+            let from = NodeId::Controller(self.controller.quorum[i].node_id());
+            let targets: Vec<BrokerId> = self.controller.image.brokers.keys().copied().collect();
+            for b in targets {
+                let image = Box::new(self.controller.published.clone());
+                self.send(from, NodeId::Broker(b), Payload::MetadataUpdate { image });
+            }
+            return;
+        }
         let records = diff(&self.controller.proposed, &self.controller.image);
         if records.is_empty() {
             return;
         }
         match self.controller.quorum[i].propose(self.now, records) {
             Ok(proposal) => {
-                self.controller.image.offset = self.controller.quorum[i].log_end_offset();
+                self.controller.image.offset =
+                    self.metadata_offset(self.controller.quorum[i].log_end_offset());
                 self.controller.proposed = self.controller.image.clone();
                 self.controller
                     .pending
@@ -273,7 +292,7 @@ impl Simulation {
             }
         }
         let log_end_offset = node.log_end_offset();
-        image.offset = log_end_offset;
+        image.offset = self.controller.bootstrap.offset + log_end_offset;
         self.controller.active = Some(id);
         self.controller.proposed = image.clone();
         self.controller.pending.clear();
@@ -321,7 +340,14 @@ impl Simulation {
     }
 
     /// The active controller's high watermark rose: publish the newest image it covers.
+    /// The offset of the image after the metadata log's first `raft_offset` entries: offsets
+    /// continue those of the bootstrap image, so that brokers always see them grow.
+    fn metadata_offset(&self, raft_offset: u64) -> u64 {
+        self.controller.bootstrap.offset + raft_offset
+    }
+
     fn quorum_committed(&mut self, up_to: u64) {
+        let up_to = self.metadata_offset(up_to);
         let mut newest = None;
         while self
             .controller

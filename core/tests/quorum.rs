@@ -27,11 +27,18 @@ fn the_cluster_starts_with_an_elected_quorum_and_commits_a_topic_within_millisec
     let mut sim = cluster(1);
     assert_eq!(sim.active_controller(), Some(100));
     assert_eq!(sim.controllers().len(), 3);
-    // Proposed, not yet committed: brokers and describe do not see the topic yet.
-    assert!(sim.proposed_metadata().topics.contains_key("orders"));
-    assert!(!sim.metadata().topics.contains_key("orders"));
-    sim.run_for_ms(200);
+    // Topics created before the run starts are part of the formatted cluster.
     assert!(sim.metadata().topics.contains_key("orders"));
+    sim.run_for_ms(100);
+    sim.create_topic("payments", 2, 3, TopicConfig::default())
+        .unwrap();
+    // Proposed, not yet committed: brokers and describe do not see the topic yet.
+    assert!(sim.proposed_metadata().topics.contains_key("payments"));
+    assert!(!sim.metadata().topics.contains_key("payments"));
+    let offset_before = sim.metadata().offset;
+    sim.run_for_ms(200);
+    assert!(sim.metadata().topics.contains_key("payments"));
+    assert!(sim.metadata().offset > offset_before);
     // Followers learn the high watermark from their next fetch response, which the leader may
     // hold for up to 500 ms when it has nothing new.
     sim.run_for_ms(800);
