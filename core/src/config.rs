@@ -55,6 +55,49 @@ fn unknown(scope: &str, name: &str, known: &[&str]) -> Error {
     )
 }
 
+/// Reads a ratio between 0 and 1 written in decimal (`0.5`, `1`, `.25`, `1.0`) as per mille,
+/// rounding beyond three decimals. Parsed by hand rather than as an `f64` so that the page does
+/// not ship the float parser and printer for this one config.
+fn ratio_per_mille(text: &str) -> Option<u64> {
+    let (whole, fraction) = text.split_once('.').unwrap_or((text, ""));
+    let digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
+    if (whole.is_empty() && fraction.is_empty()) || !digits(whole) || !digits(fraction) {
+        return None;
+    }
+    let whole: u64 = if whole.is_empty() {
+        0
+    } else {
+        whole.parse().ok()?
+    };
+    let mut per_mille = whole.checked_mul(1_000)?;
+    let mut scale = 100;
+    for (i, b) in fraction.bytes().enumerate() {
+        let d = u64::from(b - b'0');
+        if i < 3 {
+            per_mille += d * scale;
+            scale /= 10;
+        } else {
+            // Round half up on the first dropped digit.
+            if i == 3 && d >= 5 {
+                per_mille += 1;
+            }
+            break;
+        }
+    }
+    (per_mille <= 1_000).then_some(per_mille)
+}
+
+/// Writes per mille as the shortest decimal ratio (`500` → `0.5`, `1000` → `1`).
+fn per_mille_text(per_mille: u64) -> String {
+    let whole = per_mille / 1_000;
+    let fraction = per_mille % 1_000;
+    if fraction == 0 {
+        return whole.to_string();
+    }
+    let digits = format!("{fraction:03}");
+    format!("{whole}.{}", digits.trim_end_matches('0'))
+}
+
 /// Cluster-wide broker and controller settings.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BrokerConfig {
@@ -395,19 +438,13 @@ impl TopicConfig {
                 self.cleanup_policy = Some(v);
             }
             "min.cleanable.dirty.ratio" => {
-                let ratio: f64 = value.trim().parse().map_err(|_| {
+                let per_mille = ratio_per_mille(value.trim()).ok_or_else(|| {
                     Error::new(
                         ErrorKind::InvalidConfig,
                         format!("Invalid value '{value}' for configuration min.cleanable.dirty.ratio: it must be a number between 0 and 1."),
                     )
                 })?;
-                if !(0.0..=1.0).contains(&ratio) {
-                    return Err(Error::new(
-                        ErrorKind::InvalidConfig,
-                        format!("Invalid value {ratio} for configuration min.cleanable.dirty.ratio: it must be between 0 and 1."),
-                    ));
-                }
-                self.min_cleanable_dirty_per_mille = Some((ratio * 1_000.0).round() as u64);
+                self.min_cleanable_dirty_per_mille = Some(per_mille);
             }
             _ => return Err(unknown("topic", name, Self::KNOWN)),
         }
@@ -439,7 +476,7 @@ impl TopicConfig {
             out.push(format!("delete.retention.ms={v}"));
         }
         if let Some(v) = self.min_cleanable_dirty_per_mille {
-            out.push(format!("min.cleanable.dirty.ratio={}", v as f64 / 1_000.0));
+            out.push(format!("min.cleanable.dirty.ratio={}", per_mille_text(v)));
         }
         out
     }
@@ -634,5 +671,32 @@ impl ConsumerConfig {
             _ => return Err(unknown("consumer", name, Self::KNOWN)),
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dirty_ratios_read_and_print_like_kafka_doubles() {
+        for (text, per_mille) in [
+            ("0.5", 500),
+            ("1", 1_000),
+            (".25", 250),
+            ("1.0", 1_000),
+            ("0", 0),
+            ("0.0005", 1),
+            ("0.12349", 123),
+        ] {
+            assert_eq!(ratio_per_mille(text), Some(per_mille), "{text}");
+        }
+        for bad in ["", ".", "1.5", "-0.1", "abc", "0.5x", "2"] {
+            assert_eq!(ratio_per_mille(bad), None, "{bad}");
+        }
+        assert_eq!(per_mille_text(500), "0.5");
+        assert_eq!(per_mille_text(1_000), "1");
+        assert_eq!(per_mille_text(125), "0.125");
+        assert_eq!(per_mille_text(50), "0.05");
     }
 }
