@@ -208,6 +208,7 @@ impl Expectation {
         let not = |b: Option<bool>| if b.unwrap_or(true) { "" } else { "no " };
         match self.kind.as_str() {
             "leader" => format!("the leader of {tp} is broker {}", self.broker.unwrap_or(-1)),
+            "offline" if self.present == Some(false) => format!("{tp} has a leader"),
             "offline" => format!("{tp} has no leader"),
             "isr" => format!(
                 "the ISR of {tp} is {:?}",
@@ -286,8 +287,13 @@ impl Expectation {
                 found(ok, format!("the active controller is {active:?}"))
             }
             "offline" => {
-                let leader = state.and_then(|s| s.leader);
-                found(leader.is_none(), format!("the leader is {leader:?}"))
+                let leader = state.as_ref().and_then(|s| s.leader);
+                let want_offline = self.present.unwrap_or(true);
+                let exists = state.is_some();
+                found(
+                    exists && leader.is_none() == want_offline,
+                    format!("the leader is {leader:?}"),
+                )
             }
             "isr" => {
                 let mut isr = state.map(|s| s.isr).unwrap_or_default();
