@@ -31,7 +31,8 @@ pub struct Controller {
     pub(crate) id: BrokerId,
     pub(crate) image: MetadataImage,
     last_heartbeat: BTreeMap<BrokerId, SimTime>,
-    incarnations: BTreeMap<BrokerId, u32>,
+    /// The incarnation each broker last registered with (read by the invariant checker).
+    pub(crate) incarnations: BTreeMap<BrokerId, u32>,
 }
 
 impl Controller {

@@ -43,7 +43,9 @@
 //!
 //! Under strong settings everything must hold:
 //! - every invariant of [`InvariantChecker`] after every event: LeaderInIsr,
-//!   LeaderEpochMonotonic, OneLeaderPerEpoch, HighWatermarkBelowLogEnd and LogMatching;
+//!   LeaderEpochMonotonic, OneLeaderPerEpoch, HighWatermarkBelowLogEnd, LogMatching, StrongIsr
+//!   (the ISR holds what every presumed leader counts as committed) and LeaderCompleteness (the
+//!   leader reaches the true high watermark and holds every acknowledged record);
 //! - no anomaly in the history (`history::HistoryReport::is_valid`): no lost write, no
 //!   inconsistent offsets, no duplicate, no aborted read, no skipped or repeated poll, no
 //!   non-monotonic send;
@@ -52,7 +54,10 @@
 //!
 //! Under weak settings only the invariants that no setting may break must hold: LeaderInIsr,
 //! LeaderEpochMonotonic, OneLeaderPerEpoch and HighWatermarkBelowLogEnd ([`ALWAYS_TRUE`]). Lost
-//! writes, divergence and duplicates are what those settings are known to allow.
+//! writes, divergence and duplicates are what those settings are known to allow, and so are
+//! broken LogMatching, StrongIsr and LeaderCompleteness: `RELIABILITY.md` §B wants weak settings
+//! to show those breaks, not hide them, so a weak seed reports them as findings
+//! ([`SeedReport::findings`]), and `kafka-sim check` counts them, without failing.
 //!
 //! Both kinds must be deterministic: a second run of the same seed (without the checks, which
 //! only read the world) must end with the same [`Simulation::trace_hash`].
@@ -840,6 +845,10 @@ pub struct SeedReport {
     /// What failed, one line per broken invariant or kind of anomaly; empty when the seed
     /// passed.
     pub failures: Vec<String>,
+    /// What broke that the seed's settings are known to allow: the names of invariants (such as
+    /// `StrongIsr`) and anomaly kinds (such as `lost-write`) a weak seed showed. Always empty for
+    /// a strong seed, whose every break is a failure.
+    pub findings: Vec<String>,
 }
 
 impl SeedReport {
@@ -862,6 +871,7 @@ pub fn check_seed(seed: u64, options: &CheckOptions) -> SeedReport {
         steps: 0,
         trace_hashes: (0, 0),
         failures: Vec::new(),
+        findings: Vec::new(),
     };
     let first = match run(&workload, true) {
         Ok(outcome) => outcome,
@@ -879,6 +889,7 @@ pub fn check_seed(seed: u64, options: &CheckOptions) -> SeedReport {
         second.as_ref().map_or(0, |o| o.trace_hash),
     );
     report.failures = judge(&first, strength);
+    report.findings = findings(&first, strength);
     if report.trace_hashes.0 != report.trace_hashes.1 {
         report.failures.insert(
             0,
@@ -936,6 +947,26 @@ pub fn judge(outcome: &RunOutcome, strength: Strength) -> Vec<String> {
         ));
     }
     failures
+}
+
+/// The breaks a run shows that `strength` allows (see [`SeedReport::findings`]): each broken
+/// invariant outside [`ALWAYS_TRUE`] and each kind of anomaly, by name, once.
+pub fn findings(outcome: &RunOutcome, strength: Strength) -> Vec<String> {
+    if strength == Strength::Strong {
+        return Vec::new();
+    }
+    let mut found: Vec<String> = Vec::new();
+    for (_, v) in &outcome.violations {
+        if !ALWAYS_TRUE.contains(&v.invariant) && !found.iter().any(|f| f == v.invariant) {
+            found.push(v.invariant.to_string());
+        }
+    }
+    for kind in AnomalyKind::ALL.into_iter().filter(|k| k.is_error()) {
+        if outcome.history.count(kind) > 0 {
+            found.push(kind.name().to_string());
+        }
+    }
+    found
 }
 
 #[cfg(test)]
@@ -1012,6 +1043,9 @@ mod tests {
         };
         assert!(judge(&outcome, Strength::Weak).is_empty());
         assert_eq!(judge(&outcome, Strength::Strong).len(), 2);
+        // What a weak seed may break is still reported, as a finding.
+        assert_eq!(findings(&outcome, Strength::Weak), vec!["LogMatching"]);
+        assert!(findings(&outcome, Strength::Strong).is_empty());
         let outcome = RunOutcome {
             violations: vec![violation("LeaderInIsr"), violation("LeaderInIsr")],
             ..outcome
