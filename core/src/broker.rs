@@ -47,6 +47,10 @@ pub struct Replica {
     /// When the pending ISR change was sent, so that a request lost on the way is sent again.
     #[serde(default)]
     pending_isr_since: SimTime,
+    /// On a follower under `sim.legacy.unfenced.fetch`: it has looked up its divergence from the
+    /// current leader, so its fetches no longer carry its last epoch.
+    #[serde(default)]
+    reconciled: bool,
 }
 
 impl Replica {
@@ -132,7 +136,8 @@ pub(crate) fn request_id_of(payload: &Payload) -> Option<u64> {
         Payload::Fetch { request_id, .. }
         | Payload::Produce { request_id, .. }
         | Payload::Metadata { request_id }
-        | Payload::ListOffsets { request_id, .. } => Some(*request_id),
+        | Payload::ListOffsets { request_id, .. }
+        | Payload::OffsetsForLeaderEpoch { request_id, .. } => Some(*request_id),
         _ => None,
     }
 }
@@ -519,6 +524,24 @@ impl Simulation {
                     },
                 );
             }
+            Payload::OffsetsForLeaderEpoch {
+                request_id,
+                tp,
+                current_leader_epoch,
+                leader_epoch,
+            } => {
+                let result =
+                    self.leader_offsets_for_epoch(i, &tp, current_leader_epoch, leader_epoch);
+                self.send(
+                    me,
+                    message.from,
+                    Payload::OffsetsForLeaderEpochResponse {
+                        request_id,
+                        tp,
+                        result,
+                    },
+                );
+            }
             Payload::BrokerHeartbeatResponse {
                 should_shut_down: true,
                 ..
@@ -547,6 +570,29 @@ impl Simulation {
             }
             _ => {}
         }
+    }
+
+    /// The leader's answer to `OffsetsForLeaderEpoch`: fenced by leader epoch as a fetch is, then
+    /// the end of the largest epoch at or below `leader_epoch` (KIP-279's lookup).
+    fn leader_offsets_for_epoch(
+        &self,
+        i: usize,
+        tp: &TopicPartition,
+        current_leader_epoch: u32,
+        leader_epoch: u32,
+    ) -> Result<Option<(u32, u64)>, KafkaError> {
+        let id = self.brokers[i].id;
+        let replica = match self.brokers[i].replicas.get(tp) {
+            Some(r) if r.leader == Some(id) => r,
+            _ => return Err(KafkaError::NotLeaderOrFollower),
+        };
+        if current_leader_epoch < replica.leader_epoch {
+            return Err(KafkaError::FencedLeaderEpoch);
+        }
+        if current_leader_epoch > replica.leader_epoch {
+            return Err(KafkaError::UnknownLeaderEpoch);
+        }
+        Ok(replica.log.end_offset_for_epoch(leader_epoch))
     }
 
     /// Becomes leader or follower as the controller's image says.
@@ -580,6 +626,7 @@ impl Simulation {
                 replica.leader = state.leader;
                 replica.leader_epoch = state.leader_epoch;
                 replica.followers.clear();
+                replica.reconciled = false;
                 if legacy_hw && state.leader.is_some_and(|l| l != id) {
                     // Pre-KIP-101 makeFollower: everything above the local high watermark is
                     // discarded, committed or not (traces T1 and T2).
@@ -845,6 +892,7 @@ impl Simulation {
         // A follower's fetch offset tells the leader its log end offset (§3.1).
         if let Some(follower) = replica_id {
             let rule = self.config.follower_truncation;
+            let unfenced = self.config.unfenced_fetch;
             let now = self.now;
             let me = self.brokers[i].id;
             let mut touched = Vec::new();
@@ -852,7 +900,12 @@ impl Simulation {
                 let Some(replica) = self.brokers[i].replicas.get_mut(&fp.tp) else {
                     continue;
                 };
-                if replica.leader != Some(me) || fp.current_leader_epoch != replica.leader_epoch {
+                // KIP-320: only a follower fetching in the leader's own epoch counts towards the
+                // HW and the ISR. Before it, a follower still in an older epoch counted too
+                // (trace T5).
+                if replica.leader != Some(me)
+                    || (!unfenced && fp.current_leader_epoch != replica.leader_epoch)
+                {
                     continue;
                 }
                 if !leader_accepts_position(&replica.log, fp, rule) {
@@ -912,13 +965,17 @@ impl Simulation {
         if replica.leader != Some(id) {
             return FetchResult::Error(KafkaError::NotLeaderOrFollower);
         }
-        if replica_id.is_some() {
+        // KIP-320: followers and consumers name the leader epoch they know, and a broker in
+        // another epoch refuses to serve them, so a stale leader cannot feed anyone.
+        if !self.config.unfenced_fetch {
             if fp.current_leader_epoch < replica.leader_epoch {
                 return FetchResult::Error(KafkaError::FencedLeaderEpoch);
             }
             if fp.current_leader_epoch > replica.leader_epoch {
                 return FetchResult::Error(KafkaError::UnknownLeaderEpoch);
             }
+        }
+        if replica_id.is_some() {
             match self.config.follower_truncation {
                 FollowerTruncation::LeaderEpoch => {}
                 FollowerTruncation::Kip101 => {
@@ -1045,7 +1102,13 @@ impl Simulation {
         let Some(state) = replica.followers.get(&follower) else {
             return;
         };
-        let epoch_start = replica.log.epochs().last().map_or(0, |e| e.start_offset);
+        // A follower joins only once it holds everything of the previous leaders (the start
+        // of this leader's epoch); before KIP-320 reaching the HW was enough (trace T5).
+        let epoch_start = if self.config.unfenced_fetch {
+            0
+        } else {
+            replica.log.epochs().last().map_or(0, |e| e.start_offset)
+        };
         if state.log_end_offset < replica.log.high_watermark() || state.log_end_offset < epoch_start
         {
             return;
@@ -1123,6 +1186,7 @@ impl Simulation {
         let id = self.brokers[i].id;
         // Before KIP-101 fetches carried no epoch: the follower trusted its high watermark.
         let legacy_hw = self.config.follower_truncation == FollowerTruncation::HighWatermark;
+        let unfenced = self.config.unfenced_fetch;
         let mut by_leader: BTreeMap<BrokerId, Vec<FetchPartition>> = BTreeMap::new();
         for (tp, replica) in &self.brokers[i].replicas {
             let Some(leader) = replica.leader.filter(|&l| l != id) else {
@@ -1131,7 +1195,9 @@ impl Simulation {
             by_leader.entry(leader).or_default().push(FetchPartition {
                 tp: tp.clone(),
                 fetch_offset: replica.log.log_end_offset(),
-                last_fetched_epoch: if legacy_hw {
+                // Before KIP-320 the follower looked its divergence up once, when it began to
+                // follow this leader, and then fetched by offset alone.
+                last_fetched_epoch: if legacy_hw || (unfenced && replica.reconciled) {
                     None
                 } else {
                     replica.log.latest_epoch()
@@ -1233,6 +1299,7 @@ impl Simulation {
                         }
                     }
                     replica.log.set_high_watermark(high_watermark);
+                    replica.reconciled = true;
                     // A follower follows the leader's log start offset (retention on the leader).
                     replica.log.delete_below(log_start_offset);
                     appended.push(tp.clone());
