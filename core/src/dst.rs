@@ -39,6 +39,7 @@
 //! | `unclean.leader.election.enable` | `false`, for the cluster and every topic | an unclean leader truncates acknowledged records away (§B.5) |
 //! | `sim.legacy.follower.truncation` | `leader-epoch` (KIP-279) | the older rules lose or diverge committed records (traces T1, T2, T4) |
 //! | `sim.legacy.hw.ignores.pending.isr` | `false` (maximal ISR) | trace T6 |
+//! | `sim.legacy.unfenced.fetch` | `false` (KIP-320) | trace T5: a follower in an old epoch counts towards the HW |
 //! | crashes ([`Command::CrashBroker`]) | none, unless `log.flush.interval.messages=1` | a crash loses the unflushed suffix, acknowledged records included; see below |
 //!
 //! Under strong settings everything must hold:
@@ -571,6 +572,9 @@ impl Workload {
             if c.hw_ignores_pending_isr {
                 reasons.push("sim.legacy.hw.ignores.pending.isr=true".to_string());
             }
+            if c.unfenced_fetch {
+                reasons.push("sim.legacy.unfenced.fetch=true".to_string());
+            }
         }
         for topic in &self.topics {
             let mut config = TopicConfig::default();
@@ -1018,6 +1022,15 @@ mod tests {
             reasons
                 .iter()
                 .any(|r| r == "sim.legacy.follower.truncation=high-watermark"),
+            "{reasons:?}"
+        );
+        let w = Workload::generate(1).with_broker_config("sim.legacy.unfenced.fetch", "true");
+        let (strength, reasons) = w.classify();
+        assert_eq!(strength, Strength::Weak);
+        assert!(
+            reasons
+                .iter()
+                .any(|r| r == "sim.legacy.unfenced.fetch=true"),
             "{reasons:?}"
         );
     }
