@@ -612,12 +612,20 @@ impl Simulation {
             let replica = self.brokers[i].replicas.entry(tp.clone()).or_default();
             let new_leadership =
                 replica.leader != state.leader || replica.leader_epoch != state.leader_epoch;
+            // Any change the controller made (a new partition epoch) replaces the ISR a pending
+            // AlterPartition was computed from, as Kafka's leader then drops its pending state
+            // for the committed one. Kept, the request's members counted as pending additions:
+            // a broker the controller had just removed (controlled shutdown) let the high
+            // watermark advance while the ISR was below min.insync.replicas (found by
+            // `kafka-sim check`).
+            let changed = replica.partition_epoch != state.partition_epoch;
             replica.isr = state.isr.clone();
             replica.partition_epoch = state.partition_epoch;
-            if replica
-                .pending_isr
-                .as_ref()
-                .is_some_and(|p| *p == state.isr)
+            if changed
+                || replica
+                    .pending_isr
+                    .as_ref()
+                    .is_some_and(|p| *p == state.isr)
                 || new_leadership
             {
                 replica.pending_isr = None;

@@ -254,3 +254,74 @@ broker = 1
     let s = Scenario::parse(&text).unwrap();
     s.start(3).unwrap().finish(&s)
 }
+
+/// A leader's pending AlterPartition must not outlive a change the controller made. Broker 1
+/// leads with ISR [1, 3, 2]; broker 3 is cut off, so broker 1 asks to shrink the ISR to [1, 2],
+/// but its link to the controller is cut and the request stays pending. Broker 2 then shuts
+/// down (the controller removes it) and broker 3 is fenced: the ISR is [1], below
+/// min.insync.replicas=2, so the high watermark must stay where it was. `kafka-sim check` found
+/// broker 1 counting broker 2, a member of its stale request, as a pending addition and
+/// acknowledging records only it held.
+#[test]
+fn a_pending_isr_change_does_not_outlive_the_controllers_change() {
+    let s = Scenario::parse(
+        r#"
+version = 1
+name = "stale pending ISR"
+duration_ms = 20000
+[cluster]
+brokers = 3
+config = { "replica.lag.time.max.ms" = 1000 }
+[[topics]]
+name = "t"
+partitions = 1
+replication_factor = 3
+assignment = [[1, 3, 2]]
+config = { "min.insync.replicas" = 2 }
+[[producers]]
+client_id = "p"
+topic = "t"
+rate_per_sec = 50
+# acks=1 keeps records coming whatever the ISR, so that there is always something to commit.
+config = { acks = "1", "enable.idempotence" = false }
+[[timeline]]
+at_ms = 2000
+action = "isolate"
+node = "broker-3"
+[[timeline]]
+at_ms = 2200
+action = "cut-link"
+from = "broker-1"
+to = "controller"
+[[timeline]]
+at_ms = 4000
+action = "shutdown-broker"
+broker = 2
+"#,
+    )
+    .unwrap();
+    let tp = kafka_sim::metadata::TopicPartition::new("t", 0);
+    let mut run = s.start(1).unwrap();
+    let leader_hw = |run: &kafka_sim::scenario::ScenarioRun| {
+        run.sim.brokers()[0].replicas[&tp].log.high_watermark()
+    };
+    run.advance_to(kafka_sim::time::SimTime::from_ms(5_000));
+    let before = leader_hw(&run);
+    run.advance_to(kafka_sim::time::SimTime::from_ms(20_000));
+    let state = run.sim.metadata().partition(&tp).unwrap().clone();
+    assert_eq!(
+        state.isr,
+        vec![1],
+        "the story needs the ISR to shrink to [1]"
+    );
+    let log = &run.sim.brokers()[0].replicas[&tp].log;
+    assert!(
+        log.log_end_offset() > before + 100,
+        "broker 1 kept appending"
+    );
+    assert_eq!(
+        log.high_watermark(),
+        before,
+        "the high watermark moved while the ISR was below min.insync.replicas"
+    );
+}
