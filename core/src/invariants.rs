@@ -87,9 +87,10 @@ struct PartitionMemory {
     /// The leader the acknowledged records were checked against: broker, incarnation, leader
     /// epoch and the log's truncation count. Any change checks every record again.
     acked_leader: Option<(BrokerId, u32, u32, u64)>,
-    /// The leader, log end offset and true HW at which a leader short of the true HW was last
-    /// reported, so that the same shortfall is reported once.
-    short_reported: Option<(BrokerId, u32, u64, u64)>,
+    /// The leader, leader epoch and true HW at which a leader short of the true HW was last
+    /// reported, so that a shortfall is reported once per leader epoch, not at every append
+    /// while the leader catches up.
+    short_reported: Option<(BrokerId, u32, u64)>,
 }
 
 impl InvariantChecker {
@@ -374,7 +375,7 @@ fn leader_completeness(
     memory.true_hw = memory.true_hw.max(log.high_watermark());
     let leo = log.log_end_offset();
     if leo < memory.true_hw {
-        let seen = (leader, state.leader_epoch, leo, memory.true_hw);
+        let seen = (leader, state.leader_epoch, memory.true_hw);
         if memory.short_reported != Some(seen) {
             memory.short_reported = Some(seen);
             out.push(Violation {
