@@ -382,6 +382,22 @@ fn check(
         .filter(|r| r.strength == kafka_sim::dst::Strength::Strong)
         .count();
     let events: u64 = reports.iter().map(|r| r.steps).sum();
+    // Weak settings are expected to break some invariants and lose data (RELIABILITY.md §B),
+    // and eligible leader replicas to leave some partitions offline; counting the seeds that
+    // did shows that the checker sees it, without failing the run.
+    let mut findings: std::collections::BTreeMap<&str, u64> = std::collections::BTreeMap::new();
+    for r in &reports {
+        for f in &r.findings {
+            *findings.entry(f.as_str()).or_default() += 1;
+        }
+    }
+    if !findings.is_empty() {
+        let list: Vec<String> = findings
+            .iter()
+            .map(|(name, seeds)| format!("{name} in {seeds}"))
+            .collect();
+        println!("findings the settings allow (seeds): {}", list.join(", "));
+    }
     println!(
         "checked {} seeds: {strong} strong, {} weak, {failures} failures, {events} events, {elapsed:.1} s",
         reports.len(),

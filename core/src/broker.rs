@@ -47,6 +47,10 @@ pub struct Replica {
     /// When the pending ISR change was sent, so that a request lost on the way is sent again.
     #[serde(default)]
     pending_isr_since: SimTime,
+    /// On a follower under `sim.legacy.unfenced.fetch`: it has looked up its divergence from the
+    /// current leader, so its fetches no longer carry its last epoch.
+    #[serde(default)]
+    reconciled: bool,
 }
 
 impl Replica {
@@ -146,7 +150,8 @@ pub(crate) fn request_id_of(payload: &Payload) -> Option<u64> {
         Payload::Fetch { request_id, .. }
         | Payload::Produce { request_id, .. }
         | Payload::Metadata { request_id }
-        | Payload::ListOffsets { request_id, .. } => Some(*request_id),
+        | Payload::ListOffsets { request_id, .. }
+        | Payload::OffsetsForLeaderEpoch { request_id, .. } => Some(*request_id),
         _ => None,
     }
 }
@@ -592,6 +597,24 @@ impl Simulation {
                     },
                 );
             }
+            Payload::OffsetsForLeaderEpoch {
+                request_id,
+                tp,
+                current_leader_epoch,
+                leader_epoch,
+            } => {
+                let result =
+                    self.leader_offsets_for_epoch(i, &tp, current_leader_epoch, leader_epoch);
+                self.send(
+                    me,
+                    message.from,
+                    Payload::OffsetsForLeaderEpochResponse {
+                        request_id,
+                        tp,
+                        result,
+                    },
+                );
+            }
             Payload::BrokerHeartbeatResponse {
                 should_shut_down: true,
                 ..
@@ -621,25 +644,37 @@ impl Simulation {
                     // An answer from a controller this broker has already moved away from.
                     return;
                 }
-                // A pending ISR change went to the wrong controller: forget it so that the next
-                // ISR check sends it again to the right one.
-                for replica in broker.replicas.values_mut() {
-                    replica.pending_isr = None;
-                }
                 match leader {
                     Some(l) if broker.redirects < 3 => {
                         broker.controller = l;
                         broker.redirects += 1;
                         self.broker_send_heartbeat(i);
+                        // Pending ISR changes stay pending (the old controller may have accepted
+                        // them before it lost leadership) and go again to the new one, as
+                        // Kafka's AlterPartitionManager retries on NOT_CONTROLLER.
+                        self.leader_resend_pending_isr(i);
                     }
                     // No leader known (an election is under way): try another voter at the
                     // next heartbeat rather than at once, so as not to flood the quorum.
                     _ => broker.heartbeat_answered = false,
                 }
             }
-            Payload::AlterPartitionResponse { tp, error: Some(_) } => {
+            Payload::AlterPartitionResponse {
+                tp,
+                error: Some(error),
+            } => {
+                // A stale epoch means the controller has a newer state of the partition, which
+                // may include this very change (a retried request): the pending state stays
+                // until that state arrives in the metadata, as Kafka's Partition waits for it.
+                // Other refusals are final.
+                let awaits_metadata = matches!(
+                    error,
+                    KafkaError::FencedLeaderEpoch | KafkaError::InvalidUpdateVersion
+                );
                 if let Some(r) = self.brokers[i].replicas.get_mut(&tp) {
-                    r.pending_isr = None;
+                    if !awaits_metadata {
+                        r.pending_isr = None;
+                    }
                 }
             }
             Payload::Disconnected { request_id } => {
@@ -654,6 +689,29 @@ impl Simulation {
             }
             _ => {}
         }
+    }
+
+    /// The leader's answer to `OffsetsForLeaderEpoch`: fenced by leader epoch as a fetch is, then
+    /// the end of the largest epoch at or below `leader_epoch` (KIP-279's lookup).
+    fn leader_offsets_for_epoch(
+        &self,
+        i: usize,
+        tp: &TopicPartition,
+        current_leader_epoch: u32,
+        leader_epoch: u32,
+    ) -> Result<Option<(u32, u64)>, KafkaError> {
+        let id = self.brokers[i].id;
+        let replica = match self.brokers[i].replicas.get(tp) {
+            Some(r) if r.leader == Some(id) => r,
+            _ => return Err(KafkaError::NotLeaderOrFollower),
+        };
+        if current_leader_epoch < replica.leader_epoch {
+            return Err(KafkaError::FencedLeaderEpoch);
+        }
+        if current_leader_epoch > replica.leader_epoch {
+            return Err(KafkaError::UnknownLeaderEpoch);
+        }
+        Ok(replica.log.end_offset_for_epoch(leader_epoch))
     }
 
     /// Becomes leader or follower as the controller's image says.
@@ -673,12 +731,20 @@ impl Simulation {
             let replica = self.brokers[i].replicas.entry(tp.clone()).or_default();
             let new_leadership =
                 replica.leader != state.leader || replica.leader_epoch != state.leader_epoch;
+            // Any change the controller made (a new partition epoch) replaces the ISR a pending
+            // AlterPartition was computed from, as Kafka's leader then drops its pending state
+            // for the committed one. Kept, the request's members counted as pending additions:
+            // a broker the controller had just removed (controlled shutdown) let the high
+            // watermark advance while the ISR was below min.insync.replicas (found by
+            // `kafka-sim check`).
+            let changed = replica.partition_epoch != state.partition_epoch;
             replica.isr = state.isr.clone();
             replica.partition_epoch = state.partition_epoch;
-            if replica
-                .pending_isr
-                .as_ref()
-                .is_some_and(|p| *p == state.isr)
+            if changed
+                || replica
+                    .pending_isr
+                    .as_ref()
+                    .is_some_and(|p| *p == state.isr)
                 || new_leadership
             {
                 replica.pending_isr = None;
@@ -687,6 +753,7 @@ impl Simulation {
                 replica.leader = state.leader;
                 replica.leader_epoch = state.leader_epoch;
                 replica.followers.clear();
+                replica.reconciled = false;
                 if legacy_hw && state.leader.is_some_and(|l| l != id) {
                     // Pre-KIP-101 makeFollower: everything above the local high watermark is
                     // discarded, committed or not (traces T1 and T2).
@@ -952,6 +1019,7 @@ impl Simulation {
         // A follower's fetch offset tells the leader its log end offset (§3.1).
         if let Some(follower) = replica_id {
             let rule = self.config.follower_truncation;
+            let unfenced = self.config.unfenced_fetch;
             let now = self.now;
             let me = self.brokers[i].id;
             let mut touched = Vec::new();
@@ -959,7 +1027,12 @@ impl Simulation {
                 let Some(replica) = self.brokers[i].replicas.get_mut(&fp.tp) else {
                     continue;
                 };
-                if replica.leader != Some(me) || fp.current_leader_epoch != replica.leader_epoch {
+                // KIP-320: only a follower fetching in the leader's own epoch counts towards the
+                // HW and the ISR. Before it, a follower still in an older epoch counted too
+                // (trace T5).
+                if replica.leader != Some(me)
+                    || (!unfenced && fp.current_leader_epoch != replica.leader_epoch)
+                {
                     continue;
                 }
                 if !leader_accepts_position(&replica.log, fp, rule) {
@@ -1019,13 +1092,17 @@ impl Simulation {
         if replica.leader != Some(id) {
             return FetchResult::Error(KafkaError::NotLeaderOrFollower);
         }
-        if replica_id.is_some() {
+        // KIP-320: followers and consumers name the leader epoch they know, and a broker in
+        // another epoch refuses to serve them, so a stale leader cannot feed anyone.
+        if !self.config.unfenced_fetch {
             if fp.current_leader_epoch < replica.leader_epoch {
                 return FetchResult::Error(KafkaError::FencedLeaderEpoch);
             }
             if fp.current_leader_epoch > replica.leader_epoch {
                 return FetchResult::Error(KafkaError::UnknownLeaderEpoch);
             }
+        }
+        if replica_id.is_some() {
             match self.config.follower_truncation {
                 FollowerTruncation::LeaderEpoch => {}
                 FollowerTruncation::Kip101 => {
@@ -1152,7 +1229,13 @@ impl Simulation {
         let Some(state) = replica.followers.get(&follower) else {
             return;
         };
-        let epoch_start = replica.log.epochs().last().map_or(0, |e| e.start_offset);
+        // A follower joins only once it holds everything of the previous leaders (the start
+        // of this leader's epoch); before KIP-320 reaching the HW was enough (trace T5).
+        let epoch_start = if self.config.unfenced_fetch {
+            0
+        } else {
+            replica.log.epochs().last().map_or(0, |e| e.start_offset)
+        };
         if state.log_end_offset < replica.log.high_watermark() || state.log_end_offset < epoch_start
         {
             return;
@@ -1171,6 +1254,31 @@ impl Simulation {
         self.send(NodeId::Broker(id), controller, payload);
     }
 
+    /// Sends every pending ISR change of the partitions this broker leads again, to the
+    /// controller it now knows.
+    fn leader_resend_pending_isr(&mut self, i: usize) {
+        let id = self.brokers[i].id;
+        let now = self.now;
+        let mut requests = Vec::new();
+        for (tp, replica) in self.brokers[i].replicas.iter_mut() {
+            if let (Some(pending), Some(true)) =
+                (&replica.pending_isr, replica.leader.map(|l| l == id))
+            {
+                replica.pending_isr_since = now;
+                requests.push(Payload::AlterPartition {
+                    tp: tp.clone(),
+                    leader_epoch: replica.leader_epoch,
+                    partition_epoch: replica.partition_epoch,
+                    new_isr: pending.clone(),
+                });
+            }
+        }
+        let controller = self.controller_node(self.brokers[i].controller);
+        for payload in requests {
+            self.send(NodeId::Broker(id), controller, payload);
+        }
+    }
+
     /// Removes followers that have not caught up within `replica.lag.time.max.ms`.
     fn leader_shrink_isr(&mut self, i: usize) {
         let id = self.brokers[i].id;
@@ -1179,12 +1287,21 @@ impl Simulation {
         let mut requests = Vec::new();
         let retry_after = self.config.replica_socket_timeout_ms;
         for (tp, replica) in self.brokers[i].replicas.iter_mut() {
-            // An AlterPartition that got no answer (lost on a cut link) is given up after the
-            // socket timeout, so that the next check can send a fresh one.
-            if replica.pending_isr.is_some()
-                && now.ms_since(replica.pending_isr_since) > retry_after
-            {
-                replica.pending_isr = None;
+            // An AlterPartition that got no answer (lost on a cut link) is sent again after the
+            // socket timeout. It stays pending: the controller may have applied it and lost only
+            // the answer, so the high watermark must still count the replicas it adds.
+            if let Some(pending) = &replica.pending_isr {
+                if replica.leader == Some(id)
+                    && now.ms_since(replica.pending_isr_since) > retry_after
+                {
+                    replica.pending_isr_since = now;
+                    requests.push(Payload::AlterPartition {
+                        tp: tp.clone(),
+                        leader_epoch: replica.leader_epoch,
+                        partition_epoch: replica.partition_epoch,
+                        new_isr: pending.clone(),
+                    });
+                }
             }
             if replica.leader != Some(id) || replica.pending_isr.is_some() {
                 continue;
@@ -1230,6 +1347,7 @@ impl Simulation {
         let id = self.brokers[i].id;
         // Before KIP-101 fetches carried no epoch: the follower trusted its high watermark.
         let legacy_hw = self.config.follower_truncation == FollowerTruncation::HighWatermark;
+        let unfenced = self.config.unfenced_fetch;
         let mut by_leader: BTreeMap<BrokerId, Vec<FetchPartition>> = BTreeMap::new();
         for (tp, replica) in &self.brokers[i].replicas {
             let Some(leader) = replica.leader.filter(|&l| l != id) else {
@@ -1238,7 +1356,9 @@ impl Simulation {
             by_leader.entry(leader).or_default().push(FetchPartition {
                 tp: tp.clone(),
                 fetch_offset: replica.log.log_end_offset(),
-                last_fetched_epoch: if legacy_hw {
+                // Before KIP-320 the follower looked its divergence up once, when it began to
+                // follow this leader, and then fetched by offset alone.
+                last_fetched_epoch: if legacy_hw || (unfenced && replica.reconciled) {
                     None
                 } else {
                     replica.log.latest_epoch()
@@ -1340,6 +1460,7 @@ impl Simulation {
                         }
                     }
                     replica.log.set_high_watermark(high_watermark);
+                    replica.reconciled = true;
                     // A follower follows the leader's log start offset (retention on the leader).
                     replica.log.delete_below(log_start_offset);
                     appended.push(tp.clone());

@@ -139,6 +139,13 @@ pub struct BrokerConfig {
     /// Legacy rule for teaching (ZooKeeper era): a broker that restarts quickly keeps its ISR
     /// memberships as a follower; KRaft removes it from every ISR when it registers again.
     pub quick_restart_keeps_isr: bool,
+    /// Legacy rule for teaching (before KIP-320, Kafka 2.1): fetches are not fenced by leader
+    /// epoch. A leader serves a follower or consumer that names an older or newer epoch, counts
+    /// a follower still fetching in an older epoch towards its high watermark and ISR, and adds
+    /// a follower to the ISR before it reaches the start of the leader's epoch; a follower looks
+    /// its divergence up only once, when it starts following a leader (trace T5).
+    #[serde(default)]
+    pub unfenced_fetch: bool,
     /// `auto.leader.rebalance.enable`: the controller periodically moves leadership back to each
     /// partition's preferred (first) replica.
     pub auto_leader_rebalance_enable: bool,
@@ -214,6 +221,7 @@ impl Default for BrokerConfig {
             follower_truncation: FollowerTruncation::LeaderEpoch,
             hw_ignores_pending_isr: false,
             quick_restart_keeps_isr: false,
+            unfenced_fetch: false,
             auto_leader_rebalance_enable: true,
             leader_imbalance_check_interval_seconds: 300,
             log_retention_check_interval_ms: 300_000,
@@ -241,6 +249,7 @@ impl BrokerConfig {
         "sim.legacy.follower.truncation",
         "sim.legacy.hw.ignores.pending.isr",
         "sim.legacy.quick.restart.keeps.isr",
+        "sim.legacy.unfenced.fetch",
         "auto.leader.rebalance.enable",
         "leader.imbalance.check.interval.seconds",
         "log.retention.check.interval.ms",
@@ -320,6 +329,7 @@ impl BrokerConfig {
             "sim.legacy.quick.restart.keeps.isr" => {
                 self.quick_restart_keeps_isr = bool_value(name, value)?
             }
+            "sim.legacy.unfenced.fetch" => self.unfenced_fetch = bool_value(name, value)?,
             "auto.leader.rebalance.enable" => {
                 self.auto_leader_rebalance_enable = bool_value(name, value)?
             }

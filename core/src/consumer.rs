@@ -70,6 +70,19 @@ pub struct Consumer {
     /// `auto.offset.reset`, as Kafka's fetcher resets it, never from the committed offset.
     #[serde(default)]
     out_of_range: BTreeSet<u32>,
+    /// Per partition, the leader epoch of the last record read (Kafka's `offsetEpoch` of the
+    /// fetch position); unknown after a reset, which leaves nothing to validate.
+    #[serde(default)]
+    position_epochs: BTreeMap<u32, u32>,
+    /// Per partition, the leader epoch the position was last validated for (Kafka's
+    /// `currentLeader` of the fetch position). A newer epoch in the metadata means a new leader,
+    /// whose log may have been truncated below the position (KIP-320).
+    #[serde(default)]
+    leader_epochs: BTreeMap<u32, u32>,
+    /// `OffsetsForLeaderEpoch` requests in flight: partition → (request id, leader epoch asked
+    /// in).
+    #[serde(default)]
+    validations: BTreeMap<u32, (u64, u32)>,
 }
 
 impl Consumer {
@@ -83,11 +96,16 @@ impl Consumer {
         )
     }
 
-    fn leader(&self, partition: u32) -> Option<BrokerId> {
-        self.metadata
+    /// The partition's leader and leader epoch, as the consumer's metadata has them.
+    fn leader(&self, partition: u32) -> Option<(BrokerId, u32)> {
+        let state = self
+            .metadata
             .as_ref()?
-            .partition(&TopicPartition::new(self.spec.topic.clone(), partition))?
-            .leader
+            .topics
+            .get(&self.spec.topic)?
+            .partitions
+            .get(partition as usize)?;
+        Some((state.leader?, state.leader_epoch))
     }
 
     fn partition_count(&self) -> u32 {
@@ -154,6 +172,9 @@ impl Simulation {
             fetches: BTreeMap::new(),
             waking: false,
             out_of_range: BTreeSet::new(),
+            position_epochs: BTreeMap::new(),
+            leader_epochs: BTreeMap::new(),
+            validations: BTreeMap::new(),
         });
         if let Some(interval) = auto_commit {
             self.schedule_in_ms(interval, Timer::ConsumerAutoCommit { consumer: index });
@@ -199,9 +220,11 @@ impl Simulation {
         let group = c.spec.group.clone();
         let mut by_leader: BTreeMap<BrokerId, Vec<FetchPartition>> = BTreeMap::new();
         let mut missing_leader = false;
+        // Before KIP-320 consumers neither named the leader epoch nor validated positions.
+        let fenced = !self.config.unfenced_fetch;
         for partition in 0..c.partition_count() {
             let c = &self.consumers[index as usize];
-            let Some(leader) = c.leader(partition) else {
+            let Some((leader, leader_epoch)) = c.leader(partition) else {
                 missing_leader = true;
                 continue;
             };
@@ -212,14 +235,28 @@ impl Simulation {
                 .then(|| self.committed.get(&group).and_then(|g| g.get(&tp)).copied())
                 .flatten();
             if let Some(position) = c.positions.get(&partition).copied().or(committed) {
-                self.consumers[index as usize]
-                    .positions
-                    .insert(partition, position);
+                // KIP-320: after a leader change the position is validated with the new leader
+                // before the next fetch (SubscriptionState's AWAIT_VALIDATION), when the epoch
+                // of the last record read is known.
+                let validated = c.leader_epochs.get(&partition).copied();
+                let offset_epoch = c.position_epochs.get(&partition).copied();
+                if let (true, Some(known), Some(epoch)) = (fenced, validated, offset_epoch) {
+                    if known < leader_epoch {
+                        if !c.validations.contains_key(&partition) {
+                            self.consumer_validate(index, tp, leader, leader_epoch, epoch);
+                        }
+                        continue;
+                    }
+                }
+                let c = &mut self.consumers[index as usize];
+                c.positions.insert(partition, position);
+                let known = validated.unwrap_or(leader_epoch).max(leader_epoch);
+                c.leader_epochs.insert(partition, known);
                 by_leader.entry(leader).or_default().push(FetchPartition {
                     tp,
                     fetch_offset: position,
                     last_fetched_epoch: None,
-                    current_leader_epoch: 0,
+                    current_leader_epoch: leader_epoch,
                 });
                 continue;
             }
@@ -283,6 +320,81 @@ impl Simulation {
         }
     }
 
+    /// Sends `OffsetsForLeaderEpoch` for one partition: where does `epoch`, the epoch of the
+    /// last record read, end in the log of the leader of `leader_epoch`?
+    fn consumer_validate(
+        &mut self,
+        index: u32,
+        tp: TopicPartition,
+        leader: BrokerId,
+        leader_epoch: u32,
+        epoch: u32,
+    ) {
+        let request_id = self.request_id();
+        let c = &mut self.consumers[index as usize];
+        c.validations
+            .insert(tp.partition, (request_id, leader_epoch));
+        let timeout = c.spec.config.request_timeout_ms;
+        self.send(
+            NodeId::Consumer(index),
+            NodeId::Broker(leader),
+            Payload::OffsetsForLeaderEpoch {
+                request_id,
+                tp,
+                current_leader_epoch: leader_epoch,
+                leader_epoch: epoch,
+            },
+        );
+        self.schedule_in_ms(
+            timeout,
+            Timer::ConsumerRequestTimeout {
+                consumer: index,
+                request_id,
+            },
+        );
+    }
+
+    /// Kafka's `SubscriptionState.maybeCompleteValidation` with an `auto.offset.reset` policy: a
+    /// leader whose epoch ends below the position truncated records the consumer read, so it
+    /// reads again from there; a leader with none of the consumer's epochs leaves the position
+    /// to `auto.offset.reset`.
+    fn consumer_validated(
+        &mut self,
+        index: u32,
+        tp: TopicPartition,
+        leader_epoch: u32,
+        answer: Option<(u32, u64)>,
+    ) {
+        let c = &mut self.consumers[index as usize];
+        let p = tp.partition;
+        c.leader_epochs.insert(p, leader_epoch);
+        let Some(position) = c.positions.get(&p).copied() else {
+            return;
+        };
+        let diverging_at = match answer {
+            Some((_, end)) if end >= position => return,
+            Some((epoch, end)) => {
+                c.positions.insert(p, end);
+                c.position_epochs.insert(p, epoch);
+                self.history.record_seek(index, tp.clone(), end);
+                Some(end)
+            }
+            None => {
+                c.positions.remove(&p);
+                c.position_epochs.remove(&p);
+                c.out_of_range.insert(p);
+                None
+            }
+        };
+        let consumer = self.consumers[index as usize].spec.client_id.clone();
+        self.emit(EventKind::ConsumerTruncationDetected {
+            consumer,
+            tp,
+            position,
+            diverging_at,
+        });
+    }
+
     fn consumer_refresh_metadata(&mut self, index: u32) {
         let c = &mut self.consumers[index as usize];
         if c.metadata.is_some() {
@@ -337,10 +449,11 @@ impl Simulation {
             c.metadata_request = None;
             failed = true;
         }
-        let before = c.fetches.len() + c.list_offsets.len();
+        let before = c.fetches.len() + c.list_offsets.len() + c.validations.len();
         c.fetches.retain(|_, id| *id != request_id);
         c.list_offsets.retain(|_, id| *id != request_id);
-        if failed || c.fetches.len() + c.list_offsets.len() != before {
+        c.validations.retain(|_, (id, _)| *id != request_id);
+        if failed || c.fetches.len() + c.list_offsets.len() + c.validations.len() != before {
             self.consumer_refresh_metadata(index);
         }
     }
@@ -374,6 +487,8 @@ impl Simulation {
                     Ok(offset) => {
                         c.out_of_range.remove(&tp.partition);
                         c.positions.insert(tp.partition, offset);
+                        // A reset position has no epoch to validate.
+                        c.position_epochs.remove(&tp.partition);
                         let policy = match c.spec.config.auto_offset_reset {
                             OffsetReset::Earliest => "earliest",
                             OffsetReset::Latest => "latest",
@@ -423,6 +538,7 @@ impl Simulation {
                                 }
                                 polled.push((r.offset, r.value_id));
                                 c.positions.insert(tp.partition, r.offset + 1);
+                                c.position_epochs.insert(tp.partition, r.leader_epoch);
                                 c.consumed += 1;
                                 if c.recent.len() == MAX_RECENT_RECORDS {
                                     c.recent.pop_front();
@@ -453,6 +569,29 @@ impl Simulation {
                     self.consumer_refresh_metadata(index);
                 } else {
                     self.consumer_progress(index);
+                }
+            }
+            Payload::OffsetsForLeaderEpochResponse {
+                request_id,
+                tp,
+                result,
+            } => {
+                let c = &mut self.consumers[index as usize];
+                let Some(&(id, leader_epoch)) = c.validations.get(&tp.partition) else {
+                    return;
+                };
+                if id != request_id {
+                    return;
+                }
+                c.validations.remove(&tp.partition);
+                match result {
+                    Ok(answer) => {
+                        self.consumer_validated(index, tp, leader_epoch, answer);
+                        self.consumer_progress(index);
+                    }
+                    // A fenced, unknown or moved epoch: the metadata is stale; refresh it and
+                    // validate again with the leader it names.
+                    Err(_) => self.consumer_refresh_metadata(index),
                 }
             }
             Payload::Disconnected { request_id } => self.consumer_request_failed(index, request_id),

@@ -15,7 +15,11 @@
 //!   two producers (20 to 60 records/s, keyed or not), one consumer reading from the earliest
 //!   offset. `replica.lag.time.max.ms` is small (0.5 to 4 s) so that ISRs shrink and grow under
 //!   the faults, and sockets time out within seconds so that fetchers recover after a heal.
-//! - From 1.5 to 4 s until [`FAULT_WINDOW_END_MS`]: random faults: kills, lossy crashes, clean
+//!   About a third of the seeds turn eligible leader replicas (KIP-966) on.
+//! - From 1.5 to 4 s, in about a third of the seeds: one targeted pattern, a known-bug trace of
+//!   `RELIABILITY.md` §C aimed at one partition's leader and followers (see
+//!   `Workload::targeted_pattern`), so that every legacy rule shows its anomaly in some seeds.
+//! - From then until [`FAULT_WINDOW_END_MS`]: random faults: kills, lossy crashes, clean
 //!   shutdowns, restarts, two-way partitions, one-way cuts, isolation, latency, message drops,
 //!   slow followers, bursts of records and changes of `replica.lag.time.max.ms`. Most faults are
 //!   undone a few seconds later.
@@ -39,11 +43,14 @@
 //! | `unclean.leader.election.enable` | `false`, for the cluster and every topic | an unclean leader truncates acknowledged records away (§B.5) |
 //! | `sim.legacy.follower.truncation` | `leader-epoch` (KIP-279) | the older rules lose or diverge committed records (traces T1, T2, T4) |
 //! | `sim.legacy.hw.ignores.pending.isr` | `false` (maximal ISR) | trace T6 |
-//! | crashes ([`Command::CrashBroker`]) | none, unless `log.flush.interval.messages=1` | a crash loses the unflushed suffix, acknowledged records included; see below |
+//! | `sim.legacy.unfenced.fetch` | `false` (KIP-320) | trace T5: a follower in an old epoch counts towards the HW |
+//! | crashes ([`Command::CrashBroker`]) | none, unless `log.flush.interval.messages=1`, or `eligible.leader.replicas.enable=true` with at most `min.insync.replicas − 1` crashes and not `sim.legacy.quick.restart.keeps.isr` | a crash loses the unflushed suffix, acknowledged records included; see below |
 //!
 //! Under strong settings everything must hold:
 //! - every invariant of [`InvariantChecker`] after every event: LeaderInIsr,
-//!   LeaderEpochMonotonic, OneLeaderPerEpoch, HighWatermarkBelowLogEnd and LogMatching;
+//!   LeaderEpochMonotonic, OneLeaderPerEpoch, HighWatermarkBelowLogEnd, LogMatching, StrongIsr
+//!   (the ISR holds what every presumed leader counts as committed) and LeaderCompleteness (the
+//!   leader reaches the true high watermark and holds every acknowledged record);
 //! - no anomaly in the history (`history::HistoryReport::is_valid`): no lost write, no
 //!   inconsistent offsets, no duplicate, no aborted read, no skipped or repeated poll, no
 //!   non-monotonic send;
@@ -52,30 +59,42 @@
 //!
 //! Under weak settings only the invariants that no setting may break must hold: LeaderInIsr,
 //! LeaderEpochMonotonic, OneLeaderPerEpoch and HighWatermarkBelowLogEnd ([`ALWAYS_TRUE`]). Lost
-//! writes, divergence and duplicates are what those settings are known to allow.
+//! writes, divergence and duplicates are what those settings are known to allow, and so are
+//! broken LogMatching, StrongIsr and LeaderCompleteness: `RELIABILITY.md` §B wants weak settings
+//! to show those breaks, not hide them, so a weak seed reports them as findings
+//! ([`SeedReport::findings`]), and `kafka-sim check` counts them, without failing.
 //!
 //! Both kinds must be deterministic: a second run of the same seed (without the checks, which
 //! only read the world) must end with the same [`Simulation::trace_hash`].
 //!
-//! ## Why a lossy crash makes a seed weak
+//! ## Lossy crashes and eligible leader replicas
 //!
 //! `RELIABILITY.md` §B.9 sets the target of zero committed loss with up to
-//! `min.insync.replicas − 1` lossy crashes, but only *with eligible leader replicas* (KIP-966).
-//! The simulator's controller does not implement ELR yet (the `eligible.leader.replicas.enable`
-//! config is parsed but not used), so trace T7 applies: once a replica has lost its unflushed
-//! suffix, the other ISR members can leave the ISR (a controlled shutdown, a fast bounce, a
-//! fence) before the controller notices the crash, the crashed replica is left as the only ISR
-//! member, it is elected when it returns, and the others truncate the acknowledged records away.
-//! One lossy crash is enough. Workloads aimed at strong settings still crash up to
-//! `min.insync.replicas − 1` brokers in some seeds; those seeds are judged weak, and
-//! `--expect strong` shows the loss. For example `kafka-sim check --start 206 --seeds 1 --expect
-//! strong --events` (RF 3, min.insync.replicas=2, acks=all, idempotent, one lossy crash): broker 4
-//! crashes at 28.5 s and loses 56 records of t1-1; broker 5 shuts down cleanly and broker 3
-//! bounces, so the ISR of t1-1 becomes `[4]` while the controller still thinks 4 is alive;
-//! 4 returns and leads with its shorter log, and 56 acknowledged offsets end up holding other
-//! values (inconsistent offsets). Seeds 805, 1327, 1564 and 1694 fail the same way. Strong
-//! workloads that set `log.flush.interval.messages=1` crash brokers too: their crashes lose
-//! nothing, so they stay strong.
+//! `min.insync.replicas − 1` lossy crashes, *with eligible leader replicas* (KIP-966). With them
+//! the leader advances the high watermark only while the ISR has at least
+//! `min.insync.replicas` members, so every committed record is on that many replicas, each in
+//! the ISR or, once it left the ISR below that size, in the ELR; a replica that restarts after
+//! an unclean shutdown (a crash or a kill) leaves the ISR and the ELR when it registers again,
+//! so it is never elected with a log it may have lost records of. With at most
+//! `min.insync.replicas − 1` crashes, a replica holding every committed record therefore stays
+//! electable, and a seed with ELR and that many crashes is strong. Seeds with ELR draw it in
+//! seven of ten workloads aimed at strong settings, and the first thousand seeds lose nothing.
+//! ELR pays in availability instead: when the ISR and the ELR have both emptied, the partition
+//! stays offline (the simulator does not model `LastKnownElr` or unclean recovery), which a
+//! seed reports as a finding, not a failure (`RunOutcome::eligible_leader_replicas`). More
+//! crashes than that, or `sim.legacy.quick.restart.keeps.isr` (a crashed broker that restarts
+//! keeps its ISR membership), make a seed weak.
+//!
+//! Without ELR, trace T7 applies: once a replica has lost its unflushed suffix, the other ISR
+//! members can leave the ISR (a controlled shutdown, a fast bounce, a fence) before the
+//! controller notices the crash, the crashed replica is left as the only ISR member, it is
+//! elected when it returns, and the others truncate the acknowledged records away. One lossy
+//! crash is enough, so such a seed is weak. The scenario `t7-last-replica-standing.toml`
+//! (variant `without-elr`) shows the loss; random faults rarely line it up (none of the first
+//! 1,000 seeds fails with `--expect strong` for that reason alone), so the classification
+//! rests on the trace rather than on a seed.
+//! Strong workloads that set `log.flush.interval.messages=1` crash brokers too: their crashes
+//! lose nothing, so they stay strong.
 
 use crate::config::TopicConfig;
 use crate::config::{Acks, BrokerConfig, ConsumerConfig, FollowerTruncation, ProducerConfig};
@@ -223,6 +242,11 @@ impl Workload {
         if aim_strong && chance(&mut rng, 30) {
             broker_config.push(pair("log.flush.interval.messages", 1));
         }
+        // Eligible leader replicas (KIP-966) in some seeds: with them, lossy crashes within
+        // min.insync.replicas − 1 are a strong setting (see the module documentation).
+        if chance(&mut rng, 35) {
+            broker_config.push(pair("eligible.leader.replicas.enable", "true"));
+        }
 
         let topic_count = rng.between(1, 2);
         let mut topics = Vec::new();
@@ -329,10 +353,16 @@ impl Workload {
             .broker_config
             .iter()
             .any(|(n, v)| n == "log.flush.interval.messages" && v == "1");
+        let elr = self
+            .broker_config
+            .iter()
+            .any(|(n, v)| n == "eligible.leader.replicas.enable" && v == "true");
         let mut lossy_budget = if fsync_every_record {
             u64::MAX
         } else if aim_strong {
-            if chance(rng, 30) {
+            // Eligible leader replicas are meant to survive these crashes, so seeds with them
+            // crash more often.
+            if chance(rng, if elr { 70 } else { 30 }) {
                 u64::from(min_isr.saturating_sub(1))
             } else {
                 0
@@ -351,6 +381,13 @@ impl Workload {
         let mut dropping: Vec<NodeId> = Vec::new();
         let mut slowed: Vec<BrokerId> = Vec::new();
         let mut t = rng.between(1_500, 4_000);
+        // Some seeds begin with a pattern aimed at one partition's leaders, which random faults
+        // rarely line up; random faults follow once it is over.
+        if chance(rng, 35) {
+            if let Some(end) = self.targeted_pattern(rng, &mut out, t, &mut lossy_budget) {
+                t = end;
+            }
+        }
         while t < FAULT_WINDOW_END_MS - 1_000 {
             let at = SimTime::from_ms(t);
             let undo_at = |rng: &mut SimRng| {
@@ -508,6 +545,169 @@ impl Workload {
         out
     }
 
+    /// A fault pattern aimed at one partition written to, starting at `t0`, before any random
+    /// fault: its replicas in placement order are r0 (the leader at time zero), r1 and r2, and
+    /// the controller elects the first live replica of the ISR in that order. Each pattern is one
+    /// of the known-bug traces of `RELIABILITY.md` §C, timed from the drawn heartbeat and session
+    /// settings, so that the legacy rule it targets shows its anomaly in some seeds (§D):
+    ///
+    /// - T3, the leader moves twice while r2 cannot fetch: r2 truncates to its lagging high
+    ///   watermark under `sim.legacy.follower.truncation=high-watermark` and is elected.
+    /// - T4, two fast elections: r1, a slow follower, leads briefly and writes what r2 never gets;
+    ///   r2 leads next, and under KIP-101's lookup r1 keeps its records when it returns.
+    /// - T5, a stale follower: r2 hears nothing from the controller while r1 and then r0 lead;
+    ///   under `sim.legacy.unfenced.fetch` r0 counts r2's fetches in epoch 0 towards its HW.
+    /// - B9 and T1, a lossy crash right after a burst of records: of r1, which restarts at once
+    ///   and under `sim.legacy.quick.restart.keeps.isr` stays in the ISR and is elected when r0
+    ///   dies; or of the leader r0, which eligible leader replicas must survive.
+    ///
+    /// Returns when the pattern is over, with every broker it stopped restarted and every cut
+    /// healed, or `None` when the drawn partition has too few replicas for the drawn pattern.
+    fn targeted_pattern(
+        &self,
+        rng: &mut SimRng,
+        out: &mut Vec<(SimTime, Command)>,
+        t0: u64,
+        lossy_budget: &mut u64,
+    ) -> Option<u64> {
+        let setting = |name: &str, default: u64| {
+            self.broker_config
+                .iter()
+                .rev()
+                .find(|(n, _)| n == name)
+                .and_then(|(_, v)| v.parse::<u64>().ok())
+                .unwrap_or(default)
+        };
+        let session = setting("broker.session.timeout.ms", 9_000);
+        let heartbeat = setting("broker.heartbeat.interval.ms", 2_000);
+        let producer = &self.producers[rng.below(self.producers.len() as u64) as usize];
+        let topic = self.topics.iter().find(|t| t.name == producer.topic)?;
+        let partition = rng.below(u64::from(topic.partitions)) as u32;
+        // The placement is the simulation's own, so the workload is built once to read it.
+        let sim = self.build().ok()?;
+        let tp = crate::metadata::TopicPartition::new(topic.name.clone(), partition);
+        let replicas = sim.metadata().partition(&tp)?.replicas.clone();
+        let (r0, r1) = (*replicas.first()?, *replicas.get(1)?);
+        let r2 = replicas.get(2).copied();
+        let at = SimTime::from_ms;
+        let broker = NodeId::Broker;
+        let end = match rng.below(4) {
+            0 => {
+                let r2 = r2?;
+                out.push((
+                    at(t0),
+                    Command::CutLink {
+                        from: broker(r1),
+                        to: broker(r2),
+                    },
+                ));
+                let t1 = t0 + rng.between(200, 2_000);
+                // A controlled shutdown moves the leadership at once; a kill only once the
+                // session expires.
+                let t2 = if chance(rng, 50) {
+                    out.push((at(t1), Command::ShutdownBroker(r0)));
+                    t1 + pick(rng, &[5, 20, 100, 500])
+                } else {
+                    out.push((at(t1), Command::KillBroker(r0)));
+                    t1 + session + pick(rng, &[100, 500, 1_500])
+                };
+                out.push((at(t2), Command::KillBroker(r1)));
+                out.push((
+                    at(t2 + pick(rng, &[300, 1_000, 3_000])),
+                    Command::RestartBroker(r0),
+                ));
+                let t3 = t2 + session + pick(rng, &[500, 2_000, 5_000]);
+                out.push((at(t3), Command::HealNetwork));
+                out.push((at(t3), Command::RestartBroker(r1)));
+                t3 + 1_000
+            }
+            1 => {
+                let r2 = r2?;
+                out.push((
+                    at(t0),
+                    Command::SlowFollower {
+                        broker: r1,
+                        ms: pick(rng, &[1_000, 2_000]),
+                    },
+                ));
+                let t1 = t0 + rng.between(1_500, 3_000);
+                out.push((
+                    at(t1),
+                    Command::CutLink {
+                        from: broker(r1),
+                        to: broker(r2),
+                    },
+                ));
+                out.push((at(t1), Command::ShutdownBroker(r0)));
+                out.push((at(t1), Command::SlowFollower { broker: r1, ms: 0 }));
+                let t2 = t1 + pick(rng, &[300, 1_000, 2_000]);
+                out.push((at(t2), Command::KillBroker(r1)));
+                let t3 = t2 + session + pick(rng, &[500, 1_500]);
+                out.push((at(t3), Command::RestartBroker(r1)));
+                out.push((at(t3), Command::RestartBroker(r0)));
+                let t4 = t3 + pick(rng, &[1_000, 3_000]);
+                out.push((at(t4), Command::HealNetwork));
+                t4 + 500
+            }
+            2 => {
+                let r2 = r2?;
+                out.push((
+                    at(t0),
+                    Command::CutLink {
+                        from: NodeId::Controller(CONTROLLER_ID),
+                        to: broker(r2),
+                    },
+                ));
+                out.push((
+                    at(t0),
+                    Command::SlowFollower {
+                        broker: r1,
+                        ms: pick(rng, &[500, 2_000]),
+                    },
+                ));
+                let t1 = t0 + rng.between(1_000, 3_000);
+                out.push((at(t1), Command::KillBroker(r0)));
+                // Back before its session expires: registering again hands the leadership to r1
+                // at once, and r0 follows it.
+                let t2 = t1 + 300;
+                out.push((at(t2), Command::RestartBroker(r0)));
+                out.push((at(t2), Command::SlowFollower { broker: r1, ms: 0 }));
+                let t3 = t2 + 2 * heartbeat + pick(rng, &[200, 1_000, 2_000]);
+                out.push((at(t3), Command::KillBroker(r1)));
+                let t4 = t3 + session + pick(rng, &[500, 1_500, 3_000]);
+                out.push((at(t4), Command::HealNetwork));
+                out.push((at(t4), Command::RestartBroker(r1)));
+                t4 + 1_000
+            }
+            _ => {
+                out.push((
+                    at(t0),
+                    Command::Produce {
+                        producer: producer.client_id.clone(),
+                        records: rng.between(50, 300) as u32,
+                    },
+                ));
+                let (crashed, other) = if chance(rng, 50) { (r1, r0) } else { (r0, r1) };
+                let t1 = t0 + pick(rng, &[20, 100, 300]);
+                let stop = if *lossy_budget > 0 {
+                    *lossy_budget -= 1;
+                    Command::CrashBroker(crashed)
+                } else {
+                    Command::KillBroker(crashed)
+                };
+                out.push((at(t1), stop));
+                let t2 = t1 + pick(rng, &[300, 1_000]);
+                out.push((at(t2), Command::RestartBroker(crashed)));
+                let t3 = t2 + pick(rng, &[200, 1_000, 3_000]);
+                out.push((at(t3), Command::KillBroker(other)));
+                let t4 = t3 + session + pick(rng, &[500, 2_000]);
+                out.push((at(t4), Command::RestartBroker(other)));
+                t4 + 500
+            }
+        };
+        Some(end.min(FAULT_WINDOW_END_MS - 1_000))
+    }
+
     /// Sets a cluster config on top of the generated ones (for example a legacy rule), so that
     /// the same seeds can be run under it.
     pub fn with_broker_config(mut self, name: &str, value: &str) -> Workload {
@@ -566,6 +766,9 @@ impl Workload {
             if c.hw_ignores_pending_isr {
                 reasons.push("sim.legacy.hw.ignores.pending.isr=true".to_string());
             }
+            if c.unfenced_fetch {
+                reasons.push("sim.legacy.unfenced.fetch=true".to_string());
+            }
         }
         for topic in &self.topics {
             let mut config = TopicConfig::default();
@@ -618,10 +821,41 @@ impl Workload {
             .iter()
             .filter(|(_, c)| matches!(c, Command::CrashBroker(_)))
             .count();
+        // The smallest effective min.insync.replicas of any topic in any state of the run.
+        let min_isr = self
+            .topics
+            .iter()
+            .flat_map(|topic| {
+                let mut config = TopicConfig::default();
+                for (name, value) in &topic.config {
+                    let _ = config.set(name, value);
+                }
+                states.iter().map(move |c| {
+                    config
+                        .min_insync_replicas
+                        .unwrap_or(c.min_insync_replicas)
+                        .min(topic.replication_factor)
+                })
+            })
+            .min()
+            .unwrap_or(1);
         if crashes > 0 && states.iter().any(|c| c.log_flush_interval_messages > 1) {
-            reasons.push(format!(
-                "{crashes} lossy crash(es) and no eligible leader replicas (trace T7)"
-            ));
+            if states.iter().any(|c| !c.eligible_leader_replicas) {
+                reasons.push(format!(
+                    "{crashes} lossy crash(es) and no eligible leader replicas (trace T7)"
+                ));
+            } else if crashes as u64 > u64::from(min_isr.saturating_sub(1)) {
+                reasons.push(format!(
+                    "{crashes} lossy crash(es), more than the min.insync.replicas − 1 = {} that eligible leader replicas cover (RELIABILITY.md §B.9)",
+                    min_isr.saturating_sub(1)
+                ));
+            }
+            if states.iter().any(|c| c.quick_restart_keeps_isr) {
+                reasons.push(
+                    "sim.legacy.quick.restart.keeps.isr=true with lossy crashes: a crashed broker that restarts keeps its ISR membership"
+                        .to_string(),
+                );
+            }
         }
         reasons.dedup();
         if reasons.is_empty() {
@@ -732,6 +966,12 @@ pub struct RunOutcome {
     pub undrained: Vec<String>,
     /// Timeline commands the simulation refused (for example restarting a running broker).
     pub refused_commands: u64,
+    /// Whether eligible leader replicas were on. KIP-966 then keeps a partition offline when
+    /// its ISR and ELR have emptied, for example after every replica shut down uncleanly (a
+    /// kill or a crash), rather than elect a replica that may lack committed records; the
+    /// simulator does not model `LastKnownElr` or unclean recovery, so such a partition stays
+    /// offline, and that is unavailability, not loss.
+    pub eligible_leader_replicas: bool,
 }
 
 /// Runs a workload to the final drain. With `checked`, the invariants are checked after every
@@ -810,6 +1050,9 @@ pub fn run_observed(
         history,
         undrained,
         refused_commands: refused,
+        eligible_leader_replicas: workload
+            .cluster_config()
+            .is_ok_and(|c| c.eligible_leader_replicas),
     })
 }
 
@@ -840,6 +1083,10 @@ pub struct SeedReport {
     /// What failed, one line per broken invariant or kind of anomaly; empty when the seed
     /// passed.
     pub failures: Vec<String>,
+    /// What broke that the seed's settings are known to allow: the names of invariants (such as
+    /// `StrongIsr`) and anomaly kinds (such as `lost-write`) a weak seed showed, and partitions
+    /// left offline by eligible leader replicas (see [`RunOutcome::eligible_leader_replicas`]).
+    pub findings: Vec<String>,
 }
 
 impl SeedReport {
@@ -862,6 +1109,7 @@ pub fn check_seed(seed: u64, options: &CheckOptions) -> SeedReport {
         steps: 0,
         trace_hashes: (0, 0),
         failures: Vec::new(),
+        findings: Vec::new(),
     };
     let first = match run(&workload, true) {
         Ok(outcome) => outcome,
@@ -879,6 +1127,7 @@ pub fn check_seed(seed: u64, options: &CheckOptions) -> SeedReport {
         second.as_ref().map_or(0, |o| o.trace_hash),
     );
     report.failures = judge(&first, strength);
+    report.findings = findings(&first, strength);
     if report.trace_hashes.0 != report.trace_hashes.1 {
         report.failures.insert(
             0,
@@ -928,7 +1177,7 @@ pub fn judge(outcome: &RunOutcome, strength: Strength) -> Vec<String> {
             ));
         }
     }
-    if !outcome.undrained.is_empty() {
+    if !outcome.undrained.is_empty() && !outcome.eligible_leader_replicas {
         let unseen = outcome.history.count(AnomalyKind::Unseen);
         failures.push(format!(
             "no live leader at the final drain for {} ({unseen} acknowledged value(s) unseen)",
@@ -936,6 +1185,29 @@ pub fn judge(outcome: &RunOutcome, strength: Strength) -> Vec<String> {
         ));
     }
     failures
+}
+
+/// The breaks a run shows that `strength` allows (see [`SeedReport::findings`]): each broken
+/// invariant outside [`ALWAYS_TRUE`] and each kind of anomaly, by name, once.
+pub fn findings(outcome: &RunOutcome, strength: Strength) -> Vec<String> {
+    let mut found: Vec<String> = Vec::new();
+    if !outcome.undrained.is_empty() && outcome.eligible_leader_replicas {
+        found.push("offline under eligible leader replicas".to_string());
+    }
+    if strength == Strength::Strong {
+        return found;
+    }
+    for (_, v) in &outcome.violations {
+        if !ALWAYS_TRUE.contains(&v.invariant) && !found.iter().any(|f| f == v.invariant) {
+            found.push(v.invariant.to_string());
+        }
+    }
+    for kind in AnomalyKind::ALL.into_iter().filter(|k| k.is_error()) {
+        if outcome.history.count(kind) > 0 {
+            found.push(kind.name().to_string());
+        }
+    }
+    found
 }
 
 #[cfg(test)]
@@ -989,6 +1261,15 @@ mod tests {
                 .any(|r| r == "sim.legacy.follower.truncation=high-watermark"),
             "{reasons:?}"
         );
+        let w = Workload::generate(1).with_broker_config("sim.legacy.unfenced.fetch", "true");
+        let (strength, reasons) = w.classify();
+        assert_eq!(strength, Strength::Weak);
+        assert!(
+            reasons
+                .iter()
+                .any(|r| r == "sim.legacy.unfenced.fetch=true"),
+            "{reasons:?}"
+        );
     }
 
     #[test]
@@ -1009,9 +1290,25 @@ mod tests {
             history: HistoryReport::default(),
             undrained: vec!["t0-0".to_string()],
             refused_commands: 0,
+            eligible_leader_replicas: false,
         };
         assert!(judge(&outcome, Strength::Weak).is_empty());
         assert_eq!(judge(&outcome, Strength::Strong).len(), 2);
+        // What a weak seed may break is still reported, as a finding.
+        assert_eq!(findings(&outcome, Strength::Weak), vec!["LogMatching"]);
+        assert!(findings(&outcome, Strength::Strong).is_empty());
+        // With eligible leader replicas an offline partition is KIP-966's unavailability, a
+        // finding rather than a failure.
+        let elr = RunOutcome {
+            violations: Vec::new(),
+            eligible_leader_replicas: true,
+            ..outcome.clone()
+        };
+        assert!(judge(&elr, Strength::Strong).is_empty());
+        assert_eq!(
+            findings(&elr, Strength::Strong),
+            vec!["offline under eligible leader replicas"]
+        );
         let outcome = RunOutcome {
             violations: vec![violation("LeaderInIsr"), violation("LeaderInIsr")],
             ..outcome

@@ -274,6 +274,19 @@ pub enum EventKind {
         /// earliest or latest.
         policy: String,
     },
+    /// A consumer validating its position after a leader change (KIP-320) found that the new
+    /// leader's log diverges below it: records it read are gone.
+    ConsumerTruncationDetected {
+        /// The consumer's client id.
+        consumer: String,
+        /// The partition.
+        tp: TopicPartition,
+        /// The position it had.
+        position: u64,
+        /// The first offset known to diverge, where it reads again; `None` when the leader has
+        /// none of the consumer's epochs and `auto.offset.reset` decides.
+        diverging_at: Option<u64>,
+    },
 }
 
 /// An event with the simulated time it happened at.
@@ -421,6 +434,12 @@ impl Event {
             ),
             EventKind::OffsetReset { consumer, tp, offset, policy } => format!(
                 "{consumer} has no committed offset for {tp}; auto.offset.reset={policy} puts it at offset {offset}."
+            ),
+            EventKind::ConsumerTruncationDetected { consumer, tp, position, diverging_at: Some(at) } => format!(
+                "{consumer} checked its position {position} in {tp} with the new leader (OffsetsForLeaderEpoch): the log was truncated, and it reads again from offset {at}, the first known to diverge."
+            ),
+            EventKind::ConsumerTruncationDetected { consumer, tp, position, diverging_at: None } => format!(
+                "{consumer} checked its position {position} in {tp} with the new leader (OffsetsForLeaderEpoch): the leader has none of the epochs it read, so auto.offset.reset decides where it reads."
             ),
         }
     }

@@ -133,14 +133,21 @@ impl Expectation {
                     ));
                 }
             }
-            "invariant" => {
-                if self.name.is_none() {
+            "invariant" => match self.name.as_deref() {
+                Some("any") => {}
+                Some(n) if crate::invariants::NAMES.contains(&n) => {}
+                // A misspelt name would never be violated, so the expectation would hold
+                // whatever happened.
+                _ => {
                     return Err(bad(
                         &format!("{field}.name"),
-                        "name an invariant (e.g. LogMatching) or any.",
+                        format!(
+                            "name an invariant ({}) or any.",
+                            crate::invariants::NAMES.join(", ")
+                        ),
                     ));
                 }
-            }
+            },
             "anomaly" => match self.name.as_deref() {
                 Some("any-error") => {}
                 Some(n) if AnomalyKind::ALL.iter().any(|k| k.name() == n) => {}

@@ -234,6 +234,29 @@ pub enum Payload {
         /// The offset, or the error.
         result: Result<u64, KafkaError>,
     },
+    /// A consumer validating its position after a leader change (`OffsetsForLeaderEpoch`,
+    /// KIP-320): where does `leader_epoch`, the epoch of the last record it read, end in the
+    /// leader's log?
+    OffsetsForLeaderEpoch {
+        /// Matches the response to the request.
+        request_id: u64,
+        /// The partition.
+        tp: TopicPartition,
+        /// The leader epoch the consumer knows, fenced like a fetch's.
+        current_leader_epoch: u32,
+        /// The epoch whose end offset is asked for.
+        leader_epoch: u32,
+    },
+    /// The answer to `OffsetsForLeaderEpoch`.
+    OffsetsForLeaderEpochResponse {
+        /// The request answered.
+        request_id: u64,
+        /// The partition.
+        tp: TopicPartition,
+        /// The largest epoch at or below the one asked for and where it ends, `None` when the
+        /// leader holds no such epoch (Kafka's `UNDEFINED_EPOCH`), or the error.
+        result: Result<Option<(u32, u64)>, KafkaError>,
+    },
     /// The connection to the destination failed (the process is gone); delivered back to the
     /// sender of `request_id`.
     Disconnected {
@@ -264,6 +287,8 @@ impl Payload {
             Payload::Produce { .. } | Payload::ProduceResponse { .. } => "Produce",
             Payload::Metadata { .. } | Payload::MetadataResponse { .. } => "Metadata",
             Payload::ListOffsets { .. } | Payload::ListOffsetsResponse { .. } => "ListOffsets",
+            Payload::OffsetsForLeaderEpoch { .. }
+            | Payload::OffsetsForLeaderEpochResponse { .. } => "OffsetsForLeaderEpoch",
             Payload::Disconnected { .. } => "Disconnect",
         }
     }
@@ -279,6 +304,7 @@ impl Payload {
                 | Payload::ProduceResponse { .. }
                 | Payload::MetadataResponse { .. }
                 | Payload::ListOffsetsResponse { .. }
+                | Payload::OffsetsForLeaderEpochResponse { .. }
                 | Payload::Disconnected { .. }
         ) || matches!(self, Payload::Raft(m) if !m.is_request())
     }

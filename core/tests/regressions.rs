@@ -163,16 +163,68 @@ action = "heal"
 /// the consumer also stalled whenever it restored a position from the committed offset, because
 /// it sent no fetch for it. The settings are weak on purpose (acks=1, unclean election), so only
 /// the consumer's own behaviour is asserted.
+///
+/// Since KIP-320 the consumer validates its position with the new leader after the election and
+/// finds the truncation before it fetches, so the position goes out of range only under the
+/// pre-KIP-320 rule (`sim.legacy.unfenced.fetch`), which this test therefore sets; the next test
+/// runs the same story under the current rules.
 #[test]
 fn an_out_of_range_position_is_reset_by_policy_not_to_the_committed_offset() {
-    let s = Scenario::parse(
-        r#"
+    let (outcome, sim) = unclean_election_under_a_consumer(true);
+    let resets = sim
+        .events()
+        .iter()
+        .filter(|e| {
+            e.narrate()
+                .contains("auto.offset.reset=earliest puts it at offset")
+        })
+        .count();
+    let first = outcome
+        .history
+        .of_kind(AnomalyKind::NonmonotonicPoll)
+        .next()
+        .map(|a| a.explain());
+    assert_eq!(first, None);
+    assert!(
+        resets >= 2,
+        "the position was never out of range: {resets} reset(s)"
+    );
+    assert!(sim.consumers()[0].consumed > 1_000);
+}
+
+/// KIP-320 for consumers: after the unclean election the consumer asks the new leader where the
+/// epoch of its last record ends (OffsetsForLeaderEpoch), learns that the log was truncated
+/// below its position, and reads again from the first offset known to diverge, announced as a
+/// seek, so that no poll goes backwards unannounced and nothing is skipped.
+#[test]
+fn a_consumer_detects_truncation_after_a_leader_change() {
+    let (outcome, sim) = unclean_election_under_a_consumer(false);
+    let detected: Vec<String> = sim
+        .events()
+        .iter()
+        .map(|e| e.narrate())
+        .filter(|n| n.contains("the log was truncated, and it reads again from offset"))
+        .collect();
+    assert!(!detected.is_empty(), "no truncation was detected");
+    for kind in [AnomalyKind::NonmonotonicPoll, AnomalyKind::PollSkip] {
+        let first = outcome.history.of_kind(kind).next().map(|a| a.explain());
+        assert_eq!(first, None, "{detected:?}");
+    }
+    assert!(sim.consumers()[0].consumed > 1_000);
+}
+
+/// Broker 2 falls behind, broker 1 (the leader) dies, and broker 2 is elected uncleanly with a
+/// shorter log while the consumer reads at 100 records/s.
+fn unclean_election_under_a_consumer(
+    legacy: bool,
+) -> (kafka_sim::scenario::Outcome, kafka_sim::Simulation) {
+    let text = r#"
 version = 1
 name = "out of range"
 duration_ms = 20000
 [cluster]
 brokers = 2
-config = { "replica.lag.time.max.ms" = 1000, "broker.session.timeout.ms" = 2000, "broker.heartbeat.interval.ms" = 500, "unclean.leader.election.enable" = true }
+config = { "replica.lag.time.max.ms" = 1000, "broker.session.timeout.ms" = 2000, "broker.heartbeat.interval.ms" = 500, "unclean.leader.election.enable" = true, "sim.legacy.unfenced.fetch" = LEGACY }
 [[topics]]
 name = "t"
 partitions = 1
@@ -197,27 +249,79 @@ to = "broker-1"
 at_ms = 6500
 action = "kill-broker"
 broker = 1
+"#
+    .replace("LEGACY", if legacy { "true" } else { "false" });
+    let s = Scenario::parse(&text).unwrap();
+    s.start(3).unwrap().finish(&s)
+}
+
+/// A leader's pending AlterPartition must not outlive a change the controller made. Broker 1
+/// leads with ISR [1, 3, 2]; broker 3 is cut off, so broker 1 asks to shrink the ISR to [1, 2],
+/// but its link to the controller is cut and the request stays pending. Broker 2 then shuts
+/// down (the controller removes it) and broker 3 is fenced: the ISR is [1], below
+/// min.insync.replicas=2, so the high watermark must stay where it was. `kafka-sim check` found
+/// broker 1 counting broker 2, a member of its stale request, as a pending addition and
+/// acknowledging records only it held.
+#[test]
+fn a_pending_isr_change_does_not_outlive_the_controllers_change() {
+    let s = Scenario::parse(
+        r#"
+version = 1
+name = "stale pending ISR"
+duration_ms = 20000
+[cluster]
+brokers = 3
+config = { "replica.lag.time.max.ms" = 1000 }
+[[topics]]
+name = "t"
+partitions = 1
+replication_factor = 3
+assignment = [[1, 3, 2]]
+config = { "min.insync.replicas" = 2 }
+[[producers]]
+client_id = "p"
+topic = "t"
+rate_per_sec = 50
+# acks=1 keeps records coming whatever the ISR, so that there is always something to commit.
+config = { acks = "1", "enable.idempotence" = false }
+[[timeline]]
+at_ms = 2000
+action = "isolate"
+node = "broker-3"
+[[timeline]]
+at_ms = 2200
+action = "cut-link"
+from = "broker-1"
+to = "controller"
+[[timeline]]
+at_ms = 4000
+action = "shutdown-broker"
+broker = 2
 "#,
     )
     .unwrap();
-    let (outcome, sim) = s.start(3).unwrap().finish(&s);
-    let resets = sim
-        .events()
-        .iter()
-        .filter(|e| {
-            e.narrate()
-                .contains("auto.offset.reset=earliest puts it at offset")
-        })
-        .count();
-    let first = outcome
-        .history
-        .of_kind(AnomalyKind::NonmonotonicPoll)
-        .next()
-        .map(|a| a.explain());
-    assert_eq!(first, None);
-    assert!(
-        resets >= 2,
-        "the position was never out of range: {resets} reset(s)"
+    let tp = kafka_sim::metadata::TopicPartition::new("t", 0);
+    let mut run = s.start(1).unwrap();
+    let leader_hw = |run: &kafka_sim::scenario::ScenarioRun| {
+        run.sim.brokers()[0].replicas[&tp].log.high_watermark()
+    };
+    run.advance_to(kafka_sim::time::SimTime::from_ms(5_000));
+    let before = leader_hw(&run);
+    run.advance_to(kafka_sim::time::SimTime::from_ms(20_000));
+    let state = run.sim.metadata().partition(&tp).unwrap().clone();
+    assert_eq!(
+        state.isr,
+        vec![1],
+        "the story needs the ISR to shrink to [1]"
     );
-    assert!(sim.consumers()[0].consumed > 1_000);
+    let log = &run.sim.brokers()[0].replicas[&tp].log;
+    assert!(
+        log.log_end_offset() > before + 100,
+        "broker 1 kept appending"
+    );
+    assert_eq!(
+        log.high_watermark(),
+        before,
+        "the high watermark moved while the ISR was below min.insync.replicas"
+    );
 }

@@ -202,6 +202,8 @@ fn bad_scenarios_name_the_problem() {
         ("version = 1\nname = \"x\"\n[cluster]\nbrokers = 3\n[[timeline]]\nat_ms = 1\naction = \"kill-broker\"\nbroker = 9\n", "timeline[0].broker"),
         ("version = 1\nname = \"x\"\n[cluster]\nbrokers = 3\n[[producers]]\nclient_id = \"p\"\ntopic = \"missing\"\nrate_per_sec = 1\n", "does not exist"),
         ("not toml at all [", "line 1"),
+        // A misspelt invariant would never break, so the expectation would always hold.
+        ("version = 1\nname = \"x\"\n[cluster]\nbrokers = 3\n[[expect]]\nkind = \"invariant\"\nname = \"StrongISR\"\n", "expect[0].name: name an invariant (LeaderInIsr"),
     ];
     for (text, needle) in cases {
         let err = Scenario::parse(text).expect_err(needle);
