@@ -905,19 +905,38 @@ impl Simulation {
         fp: &FetchPartition,
         max_records: usize,
     ) -> FetchResult {
+        match self.fetch_position(i, replica_id, fp) {
+            Ok((log, upto)) => FetchResult::Records {
+                records: log.read(fp.fetch_offset, upto, max_records),
+                high_watermark: log.high_watermark(),
+                log_start_offset: log.log_start_offset(),
+            },
+            Err(answer) => answer,
+        }
+    }
+
+    /// Where a fetch may read: the leader's log and the offset to read up to, or the error or
+    /// divergence to answer instead. Split from [`Simulation::fetch_result`] so that a parked
+    /// fetch can be tested for data without copying records.
+    fn fetch_position(
+        &self,
+        i: usize,
+        replica_id: Option<BrokerId>,
+        fp: &FetchPartition,
+    ) -> Result<(&ReplicaLog, u64), FetchResult> {
         let id = self.brokers[i].id;
         let Some(replica) = self.brokers[i].replicas.get(&fp.tp) else {
-            return FetchResult::Error(KafkaError::NotLeaderOrFollower);
+            return Err(FetchResult::Error(KafkaError::NotLeaderOrFollower));
         };
         if replica.leader != Some(id) {
-            return FetchResult::Error(KafkaError::NotLeaderOrFollower);
+            return Err(FetchResult::Error(KafkaError::NotLeaderOrFollower));
         }
         if replica_id.is_some() {
             if fp.current_leader_epoch < replica.leader_epoch {
-                return FetchResult::Error(KafkaError::FencedLeaderEpoch);
+                return Err(FetchResult::Error(KafkaError::FencedLeaderEpoch));
             }
             if fp.current_leader_epoch > replica.leader_epoch {
-                return FetchResult::Error(KafkaError::UnknownLeaderEpoch);
+                return Err(FetchResult::Error(KafkaError::UnknownLeaderEpoch));
             }
             match self.config.follower_truncation {
                 FollowerTruncation::LeaderEpoch => {}
@@ -925,10 +944,10 @@ impl Simulation {
                     if let Some(last) = fp.last_fetched_epoch {
                         let end = kip101_end_offset(&replica.log, last);
                         if end < fp.fetch_offset {
-                            return FetchResult::Diverging {
+                            return Err(FetchResult::Diverging {
                                 epoch: None,
                                 end_offset: end,
-                            };
+                            });
                         }
                     }
                 }
@@ -937,10 +956,10 @@ impl Simulation {
                     // log end offset (ListOffsets) and truncated to it; this answer stands for
                     // that exchange.
                     if fp.fetch_offset > replica.log.log_end_offset() {
-                        return FetchResult::Diverging {
+                        return Err(FetchResult::Diverging {
                             epoch: None,
                             end_offset: replica.log.log_end_offset(),
-                        };
+                        });
                     }
                 }
             }
@@ -950,23 +969,23 @@ impl Simulation {
                 match replica.log.end_offset_for_epoch(last) {
                     Some((epoch, end)) if epoch == last && end >= fp.fetch_offset => {}
                     Some((epoch, end)) => {
-                        return FetchResult::Diverging {
+                        return Err(FetchResult::Diverging {
                             epoch: Some(epoch),
                             end_offset: end,
-                        }
+                        })
                     }
                     None => {
-                        return FetchResult::Diverging {
+                        return Err(FetchResult::Diverging {
                             epoch: None,
                             end_offset: replica.log.log_start_offset(),
-                        }
+                        })
                     }
                 }
             }
         }
         let log = &replica.log;
         if fp.fetch_offset < log.log_start_offset() || fp.fetch_offset > log.log_end_offset() {
-            return FetchResult::Error(KafkaError::OffsetOutOfRange);
+            return Err(FetchResult::Error(KafkaError::OffsetOutOfRange));
         }
         // Followers read to the log end; consumers only what is committed.
         let upto = if replica_id.is_some() {
@@ -974,11 +993,7 @@ impl Simulation {
         } else {
             log.high_watermark()
         };
-        FetchResult::Records {
-            records: log.read(fp.fetch_offset, upto, max_records),
-            high_watermark: log.high_watermark(),
-            log_start_offset: log.log_start_offset(),
-        }
+        Ok((log, upto))
     }
 
     /// Whether a fetch should be answered now rather than held: it has records to return, or
@@ -988,9 +1003,9 @@ impl Simulation {
         parked
             .partitions
             .iter()
-            .any(|fp| match self.fetch_result(i, parked.replica, fp, 1) {
-                FetchResult::Records { records, .. } => !records.is_empty(),
-                _ => true,
+            .any(|fp| match self.fetch_position(i, parked.replica, fp) {
+                Ok((log, upto)) => log.has_records(fp.fetch_offset, upto),
+                Err(_) => true,
             })
     }
 

@@ -475,10 +475,33 @@ impl ReplicaLog {
         changed
     }
 
+    /// The index of the first record at or after `from`: with compaction's gaps that may be a
+    /// later one.
+    fn position(&self, from: u64) -> usize {
+        // Fetches mostly ask for the log end (nothing new) or for an offset in a log without
+        // gaps, where the record sits at its distance from the first one; only a compacted log
+        // needs the binary search, which misses the cache on every step of a long log.
+        if self.records.back().is_none_or(|r| r.offset < from) {
+            return self.records.len();
+        }
+        let first = self.records.front().map_or(0, |r| r.offset);
+        let guess = from.saturating_sub(first) as usize;
+        if self.records.get(guess).is_some_and(|r| r.offset == from) {
+            return guess;
+        }
+        self.records.partition_point(|r| r.offset < from)
+    }
+
+    /// Whether a read from `from` stopping before `upto` would return any record.
+    pub fn has_records(&self, from: u64, upto: u64) -> bool {
+        self.records
+            .get(self.position(from))
+            .is_some_and(|r| r.offset < upto)
+    }
+
     /// Up to `max_records` records from `from`, stopping before `upto`.
     pub fn read(&self, from: u64, upto: u64, max_records: usize) -> Vec<Record> {
-        // The first record at or after `from`: with compaction's gaps that may be a later one.
-        let start = self.records.partition_point(|r| r.offset < from);
+        let start = self.position(from);
         self.records
             .range(start..)
             .take_while(|r| r.offset < upto)
