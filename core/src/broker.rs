@@ -50,17 +50,32 @@ pub struct Replica {
 }
 
 impl Replica {
-    /// The ISR plus any pending additions (KIP-497's "maximal ISR").
-    fn maximal_isr(&self) -> Vec<BrokerId> {
-        let mut isr = self.isr.clone();
-        if let Some(pending) = &self.pending_isr {
-            for b in pending {
-                if !isr.contains(b) {
-                    isr.push(*b);
-                }
-            }
+    /// The size of the ISR plus any pending additions (KIP-497's "maximal ISR"), and the high
+    /// watermark it allows the leader `me`.
+    fn hw_over_maximal_isr(&self, me: BrokerId) -> (usize, u64) {
+        let (isr_len, isr_hw) = self.hw_over(&self.isr, me);
+        let Some(pending) = &self.pending_isr else {
+            return (isr_len, isr_hw);
+        };
+        // Pending members not in the ISR (nor earlier in the pending list) are added.
+        let added: Vec<BrokerId> = pending
+            .iter()
+            .enumerate()
+            .filter(|&(k, b)| !self.isr.contains(b) && !pending[..k].contains(b))
+            .map(|(_, &b)| b)
+            .collect();
+        let (added_len, added_hw) = self.hw_over(&added, me);
+        (isr_len + added_len, isr_hw.min(added_hw))
+    }
+
+    /// The size of `isr` and the high watermark it allows the leader `me`: the lowest log end
+    /// offset over its members, the leader's own included.
+    fn hw_over(&self, isr: &[BrokerId], me: BrokerId) -> (usize, u64) {
+        let mut hw = self.log.log_end_offset();
+        for b in isr.iter().filter(|&&b| b != me) {
+            hw = hw.min(self.followers.get(b).map_or(0, |f| f.log_end_offset));
         }
-        isr
+        (isr.len(), hw)
     }
 }
 
@@ -334,9 +349,7 @@ impl Simulation {
     fn maybe_flush(&mut self, i: usize, tp: &TopicPartition) {
         let every = self.config.log_flush_interval_messages;
         if let Some(r) = self.brokers[i].replicas.get_mut(tp) {
-            if r.log.log_end_offset() - r.log.flushed_offset() >= every {
-                r.log.flush();
-            }
+            r.log.flush_if_due(every);
         }
     }
 
@@ -772,9 +785,8 @@ impl Simulation {
     /// maximal ISR, never decreasing, and frozen while the ISR is below min.insync.replicas.
     fn leader_maybe_advance_hw(&mut self, i: usize, tp: &TopicPartition) {
         let id = self.brokers[i].id;
-        let min_isr = self.effective_min_isr(&tp.topic) as usize;
         let legacy_isr = self.config.hw_ignores_pending_isr;
-        let Some(replica) = self.brokers[i].replicas.get_mut(tp) else {
+        let Some(replica) = self.brokers[i].replicas.get(tp) else {
             return;
         };
         if replica.leader != Some(id) {
@@ -783,25 +795,29 @@ impl Simulation {
         // Trace T6: counting only the committed ISR lets the HW pass a replica whose addition
         // the controller is about to apply, and that replica may then be elected without the
         // records.
-        let isr = if legacy_isr {
-            replica.isr.clone()
+        let (isr_len, hw) = if legacy_isr {
+            replica.hw_over(&replica.isr, id)
         } else {
-            replica.maximal_isr()
+            replica.hw_over_maximal_isr(id)
         };
-        if isr.len() < min_isr {
+        // This runs after every append and follower fetch and mostly finds nothing to do, so the
+        // topic's min.insync.replicas is looked up only once the high watermark would move.
+        if hw <= replica.log.high_watermark() {
             return;
         }
-        let mut hw = replica.log.log_end_offset();
-        for b in isr.iter().filter(|&&b| b != id) {
-            hw = hw.min(replica.followers.get(b).map_or(0, |f| f.log_end_offset));
+        let min_isr = self.effective_min_isr(&tp.topic) as usize;
+        if isr_len < min_isr {
+            return;
         }
-        if hw <= replica.log.high_watermark() || !replica.log.set_high_watermark(hw) {
+        let Some(replica) = self.brokers[i].replicas.get_mut(tp) else {
+            return;
+        };
+        if !replica.log.set_high_watermark(hw) {
             return;
         }
         let hw = replica.log.high_watermark();
         // Kafka's checkEnoughReplicasReachOffset counts the maximal ISR (committed plus pending
         // additions), the same set the high watermark was computed over.
-        let isr_len = isr.len();
         let me = NodeId::Broker(id);
         let mut done = Vec::new();
         self.brokers[i].pending_produces.retain(|p| {
@@ -1139,10 +1155,19 @@ impl Simulation {
         // Before KIP-101 fetches carried no epoch: the follower trusted its high watermark.
         let legacy_hw = self.config.follower_truncation == FollowerTruncation::HighWatermark;
         let mut by_leader: BTreeMap<BrokerId, Vec<FetchPartition>> = BTreeMap::new();
+        let fetchers = &self.brokers[i].fetchers;
         for (tp, replica) in &self.brokers[i].replicas {
             let Some(leader) = replica.leader.filter(|&l| l != id) else {
                 continue;
             };
+            // A leader with a fetch out or backing off gets no request now, so none is built:
+            // this runs after every fetch response, when only one leader has become idle.
+            if fetchers
+                .get(&leader)
+                .is_some_and(|f| f.in_flight.is_some() || f.backing_off)
+            {
+                continue;
+            }
             by_leader.entry(leader).or_default().push(FetchPartition {
                 tp: tp.clone(),
                 fetch_offset: replica.log.log_end_offset(),
@@ -1224,9 +1249,15 @@ impl Simulation {
         }
         let mut errors = false;
         let mut truncations = Vec::new();
-        let mut appended = Vec::new();
+        let flush_every = self.config.log_flush_interval_messages;
         for (tp, result) in partitions {
-            let segment_bytes = self.broker_log_policy(i, &tp.topic).segment_bytes;
+            // Only records to append need the topic's segment size.
+            let segment_bytes = match &result {
+                FetchResult::Records { records, .. } if !records.is_empty() => {
+                    self.broker_log_policy(i, &tp.topic).segment_bytes
+                }
+                _ => 0,
+            };
             let Some(replica) = self.brokers[i].replicas.get_mut(&tp) else {
                 continue;
             };
@@ -1250,7 +1281,7 @@ impl Simulation {
                     replica.log.set_high_watermark(high_watermark);
                     // A follower follows the leader's log start offset (retention on the leader).
                     replica.log.delete_below(log_start_offset);
-                    appended.push(tp.clone());
+                    replica.log.flush_if_due(flush_every);
                 }
                 FetchResult::Diverging { epoch, end_offset } => {
                     // KIP-279: truncate to where both logs agree; if the follower does not know
@@ -1274,9 +1305,6 @@ impl Simulation {
                 }
                 FetchResult::Error(_) => errors = true,
             }
-        }
-        for tp in appended {
-            self.maybe_flush(i, &tp);
         }
         for (tp, from_offset, to_offset) in truncations {
             self.emit(EventKind::Truncated {

@@ -156,6 +156,13 @@ impl ReplicaLog {
         self.flushed_offset = self.log_end_offset;
     }
 
+    /// Flushes once `every` or more records are unflushed (`log.flush.interval.messages`).
+    pub fn flush_if_due(&mut self, every: u64) {
+        if self.log_end_offset - self.flushed_offset >= every {
+            self.flush();
+        }
+    }
+
     /// A machine crash: the unflushed suffix is gone. Returns how many records were lost.
     pub fn lose_unflushed(&mut self) -> u64 {
         let before = self.log_end_offset;
