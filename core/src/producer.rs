@@ -17,6 +17,7 @@ use crate::time::SimTime;
 use crate::{BrokerId, KafkaError};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, VecDeque};
+use std::sync::Arc;
 
 /// Most records a producer keeps waiting in its accumulator (stands in for `buffer.memory`).
 pub const MAX_QUEUED_RECORDS: usize = 20_000;
@@ -106,14 +107,52 @@ pub struct Producer {
     /// Records owed by the rate but not yet generated, in millionths of a record.
     #[serde(default)]
     rate_carry: u64,
+    /// The keys written so far, by number, so that each is formatted and allocated once rather
+    /// than per record (a cache: not part of the state, rebuilt on demand).
+    #[serde(skip)]
+    key_names: Vec<Option<Arc<str>>>,
+}
+
+/// Most keys a producer remembers in its cache of key names (architecture invariant 8).
+const MAX_CACHED_KEYS: u64 = 10_000;
+
+/// Appends `n` in decimal, as `format!("{n}")` would, without the formatting machinery, which
+/// cost more than the rest of generating a record.
+fn push_decimal(out: &mut String, mut n: u64) {
+    let mut digits = [0u8; 20];
+    let mut k = digits.len();
+    loop {
+        k -= 1;
+        digits[k] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    for &d in &digits[k..] {
+        out.push(char::from(d));
+    }
+}
+
+/// `prefix` followed by `n` in decimal, as a shared string.
+fn numbered(prefix: &str, separator: char, n: u64) -> Arc<str> {
+    let mut text = String::with_capacity(prefix.len() + 21);
+    text.push_str(prefix);
+    text.push(separator);
+    push_decimal(&mut text, n);
+    Arc::from(text)
 }
 
 impl Producer {
     /// The partition leader this producer currently believes in.
     pub fn known_leader(&self, partition: u32) -> Option<BrokerId> {
+        // As `MetadataImage::partition`, without building a `TopicPartition` to ask it.
         let image = self.metadata.as_ref()?;
         image
-            .partition(&TopicPartition::new(self.spec.topic.clone(), partition))?
+            .topics
+            .get(&self.spec.topic)?
+            .partitions
+            .get(partition as usize)?
             .leader
     }
 
@@ -192,6 +231,7 @@ impl Simulation {
             wake_at: None,
             next_value: 0,
             rate_carry: 0,
+            key_names: Vec::new(),
         });
         self.producer_request_metadata(index);
         self.schedule_in_ms(0, Timer::ProducerTick { producer: index });
@@ -342,10 +382,20 @@ impl Simulation {
             .as_ref()
             .and_then(|m| m.topics.get(&p.spec.topic))
             .map_or(partitions, |t| t.partitions.len() as u32);
-        let key =
-            (p.spec.keys > 0).then(|| format!("key-{}", self.rng.below(u64::from(p.spec.keys))));
+        let key_number = (p.spec.keys > 0).then(|| self.rng.below(u64::from(p.spec.keys)));
         let p = &mut self.producers[index as usize];
-        let value: std::sync::Arc<str> = format!("{}-{}", p.spec.client_id, p.next_value).into();
+        let key = key_number.map(|n| {
+            if n >= MAX_CACHED_KEYS {
+                return numbered("key", '-', n);
+            }
+            if p.key_names.len() <= n as usize {
+                p.key_names.resize(n as usize + 1, None);
+            }
+            p.key_names[n as usize]
+                .get_or_insert_with(|| numbered("key", '-', n))
+                .clone()
+        });
+        let value = numbered(&p.spec.client_id, '-', p.next_value);
         // Unique across producers: the producer's index in the high bits.
         let value_id = (u64::from(index) << 40) | p.next_value;
         p.next_value += 1;
@@ -370,7 +420,7 @@ impl Simulation {
             .entry(partition)
             .or_default()
             .push_back(PendingRecord {
-                key: key.map(std::sync::Arc::from),
+                key,
                 value,
                 value_id,
                 tombstone,
