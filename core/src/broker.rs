@@ -1019,10 +1019,20 @@ impl Simulation {
         parked
             .partitions
             .iter()
-            .any(|fp| match self.fetch_position(i, parked.replica, fp) {
-                Ok((log, upto)) => log.has_records(fp.fetch_offset, upto),
-                Err(_) => true,
-            })
+            .any(|fp| self.fetch_partition_has_something(i, parked.replica, fp))
+    }
+
+    /// [`Simulation::fetch_has_something`] for one partition of the fetch.
+    fn fetch_partition_has_something(
+        &self,
+        i: usize,
+        replica_id: Option<BrokerId>,
+        fp: &FetchPartition,
+    ) -> bool {
+        match self.fetch_position(i, replica_id, fp) {
+            Ok((log, upto)) => log.has_records(fp.fetch_offset, upto),
+            Err(_) => true,
+        }
     }
 
     fn leader_answer_fetch(&mut self, i: usize, parked: ParkedFetch) {
@@ -1052,7 +1062,13 @@ impl Simulation {
         let mut k = 0;
         while k < self.brokers[i].parked.len() {
             let p = &self.brokers[i].parked[k];
-            if p.partitions.iter().any(|fp| &fp.tp == tp) && self.fetch_has_something(i, p) {
+            // The partition that changed most likely has something, so it is tested first; the
+            // tests read only, so their order does not matter.
+            let wake = p.partitions.iter().find(|fp| &fp.tp == tp).is_some_and(|fp| {
+                self.fetch_partition_has_something(i, p.replica, fp)
+                    || self.fetch_has_something(i, p)
+            });
+            if wake {
                 ready.push(self.brokers[i].parked.remove(k));
             } else {
                 k += 1;

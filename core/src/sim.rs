@@ -184,10 +184,18 @@ impl TaskQueue {
         }
     }
 
-    fn pop(&mut self) -> Option<Scheduled> {
+    /// Removes and returns the next task if it is due at or before `until`.
+    fn pop_until(&mut self, until: SimTime) -> Option<Scheduled> {
         match self.earliest_lane() {
-            Some(lane) => self.lanes[lane].1.pop_front(),
-            None => self.heap.pop(),
+            Some(lane) => {
+                let queue = &mut self.lanes[lane].1;
+                queue.front().filter(|s| s.time <= until)?;
+                queue.pop_front()
+            }
+            None => {
+                self.heap.peek().filter(|s| s.time <= until)?;
+                self.heap.pop()
+            }
         }
     }
 
@@ -554,7 +562,12 @@ impl Simulation {
 
     /// Runs the next queued task. Returns false when nothing is left to do.
     pub fn step(&mut self) -> bool {
-        let Some(next) = self.queue.pop() else {
+        self.step_until(SimTime(u64::MAX))
+    }
+
+    /// Runs the next queued task if it is due at or before `until`; returns whether one ran.
+    fn step_until(&mut self, until: SimTime) -> bool {
+        let Some(next) = self.queue.pop_until(until) else {
             return false;
         };
         self.now = next.time;
@@ -584,9 +597,7 @@ impl Simulation {
 
     /// Runs every task up to and including `until`, then sets the clock to `until`.
     pub fn run_until(&mut self, until: SimTime) {
-        while self.queue.peek_time().is_some_and(|t| t <= until) {
-            self.step();
-        }
+        while self.step_until(until) {}
         if until > self.now {
             self.now = until;
         }
