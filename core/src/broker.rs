@@ -819,15 +819,10 @@ impl Simulation {
         // Kafka's checkEnoughReplicasReachOffset counts the maximal ISR (committed plus pending
         // additions), the same set the high watermark was computed over.
         let me = NodeId::Broker(id);
-        let mut done = Vec::new();
-        self.brokers[i].pending_produces.retain(|p| {
-            if &p.tp == tp && p.end_offset <= hw {
-                done.push(p.clone());
-                false
-            } else {
-                true
-            }
-        });
+        let done: Vec<PendingProduce> = self.brokers[i]
+            .pending_produces
+            .extract_if(.., |p| &p.tp == tp && p.end_offset <= hw)
+            .collect();
         for p in done {
             let result = if isr_len < min_isr {
                 Err(KafkaError::NotEnoughReplicasAfterAppend)
@@ -864,7 +859,7 @@ impl Simulation {
             let now = self.now;
             let me = self.brokers[i].id;
             let mut touched = Vec::new();
-            for fp in &partitions {
+            for (k, fp) in partitions.iter().enumerate() {
                 let Some(replica) = self.brokers[i].replicas.get_mut(&fp.tp) else {
                     continue;
                 };
@@ -884,11 +879,12 @@ impl Simulation {
                 state.log_end_offset = fp.fetch_offset;
                 state.last_fetch = now;
                 state.last_fetch_leader_leo = leader_leo;
-                touched.push(fp.tp.clone());
+                touched.push(k);
             }
-            for tp in touched {
-                self.leader_maybe_expand_isr(i, &tp, follower);
-                self.leader_maybe_advance_hw(i, &tp);
+            for k in touched {
+                let tp = &partitions[k].tp;
+                self.leader_maybe_expand_isr(i, tp, follower);
+                self.leader_maybe_advance_hw(i, tp);
             }
         }
         let parked = ParkedFetch {
@@ -1041,10 +1037,14 @@ impl Simulation {
         } else {
             500
         };
+        // The request's partition names move into the response rather than being copied.
         let partitions: Vec<(TopicPartition, FetchResult)> = parked
             .partitions
-            .iter()
-            .map(|fp| (fp.tp.clone(), self.fetch_result(i, parked.replica, fp, max)))
+            .into_iter()
+            .map(|fp| {
+                let result = self.fetch_result(i, parked.replica, &fp, max);
+                (fp.tp, result)
+            })
             .collect();
         let me = NodeId::Broker(self.brokers[i].id);
         self.send(

@@ -509,12 +509,10 @@ impl ReplicaLog {
     /// Up to `max_records` records from `from`, stopping before `upto`.
     pub fn read(&self, from: u64, upto: u64, max_records: usize) -> Vec<Record> {
         let start = self.position(from);
-        self.records
-            .range(start..)
-            .take_while(|r| r.offset < upto)
-            .take(max_records)
-            .cloned()
-            .collect()
+        // Offsets grow along the log, so the records before `upto` end where `upto` would start;
+        // a range of known length is collected into one allocation.
+        let end = self.position(upto).max(start).min(start.saturating_add(max_records));
+        self.records.range(start..end).cloned().collect()
     }
 
     /// Drops the oldest committed records beyond [`MAX_RETAINED_RECORDS`].
