@@ -308,6 +308,18 @@ impl Simulation {
             .unwrap_or_default()
     }
 
+    /// A topic's `segment.bytes` as this broker's metadata has it: what
+    /// [`Simulation::broker_log_policy`] says, without resolving every other setting (followers
+    /// ask for it with every fetch response that carries records).
+    fn broker_segment_bytes(&self, i: usize, topic: &str) -> u64 {
+        let default = crate::log::LogPolicy::default().segment_bytes;
+        self.brokers[i]
+            .image
+            .topics
+            .get(topic)
+            .map_or(default, |t| t.config.segment_bytes_or(default))
+    }
+
     /// Deletes segments past retention, or compacts, on every replica of this broker; leaders
     /// narrate what changed.
     fn broker_log_maintenance(&mut self, i: usize, compact: bool) {
@@ -1270,7 +1282,7 @@ impl Simulation {
             // Only records to append need the topic's segment size.
             let segment_bytes = match &result {
                 FetchResult::Records { records, .. } if !records.is_empty() => {
-                    self.broker_log_policy(i, &tp.topic).segment_bytes
+                    self.broker_segment_bytes(i, &tp.topic)
                 }
                 _ => 0,
             };
