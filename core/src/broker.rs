@@ -1408,7 +1408,10 @@ impl HostedReplicas {
     /// Where `tp` is in `entries`, or where it would be inserted.
     fn find(&self, tp: &TopicPartition) -> Result<usize, usize> {
         for (k, (name, start)) in self.topics.iter().enumerate() {
-            if *name != tp.topic {
+            // Names of the same length are told apart by their first byte before memcmp is
+            // called to confirm a match.
+            let (a, b) = (name.as_bytes(), tp.topic.as_bytes());
+            if a.len() != b.len() || a.first() != b.first() || a != b {
                 continue;
             }
             let end = self.topics.get(k + 1).map_or(self.entries.len(), |t| t.1);

@@ -438,12 +438,16 @@ impl Simulation {
         let mut needs_metadata = false;
         let partitions: Vec<u32> = {
             let p = &self.producers[index as usize];
-            p.queues
-                .iter()
-                .filter(|(_, q)| !q.is_empty())
-                .map(|(&k, _)| k)
-                .chain(p.retries.keys().copied())
-                .collect()
+            // Sized up front: collecting a filtered chain grew the Vec several times per call.
+            let mut partitions = Vec::with_capacity(p.queues.len() + p.retries.len());
+            partitions.extend(
+                p.queues
+                    .iter()
+                    .filter(|(_, q)| !q.is_empty())
+                    .map(|(&k, _)| k)
+                    .chain(p.retries.keys().copied()),
+            );
+            partitions
         };
         for partition in partitions {
             let p = &mut self.producers[index as usize];
@@ -475,15 +479,18 @@ impl Simulation {
                     next_wake = Some(next_wake.map_or(at, |w| w.min(at)));
                     continue;
                 }
-                let mut batch = Vec::new();
+                // The batch takes records from the front while they fit (at least one), counted
+                // first so that they move into a Vec of the right size.
+                let mut taken = 0;
                 let mut bytes = 0u64;
-                while let Some(r) = queue.front() {
-                    if !batch.is_empty() && bytes + u64::from(r.size) > config.batch_size {
+                for r in queue.iter() {
+                    if taken > 0 && bytes + u64::from(r.size) > config.batch_size {
                         break;
                     }
                     bytes += u64::from(r.size);
-                    batch.push(queue.pop_front().expect("front exists"));
+                    taken += 1;
                 }
+                let mut batch: Vec<PendingRecord> = queue.drain(..taken).collect();
                 if p.producer_id >= 0 {
                     let seq = p.next_sequence.entry(partition).or_insert(0);
                     for r in &mut batch {
