@@ -277,9 +277,7 @@ impl Simulation {
                 format!("A burst may create at most {MAX_QUEUED_RECORDS} records."),
             ));
         }
-        for _ in 0..records {
-            self.producer_generate(index);
-        }
+        self.producer_generate(index, u64::from(records));
         self.producer_try_send(index);
         Ok(())
     }
@@ -323,9 +321,7 @@ impl Simulation {
                     p.rate_carry += rate * interval_us;
                     let due = p.rate_carry / 1_000_000;
                     p.rate_carry %= 1_000_000;
-                    for _ in 0..due {
-                        self.producer_generate(producer);
-                    }
+                    self.producer_generate(producer, due);
                     let at = self.now.plus_us(interval_us);
                     self.schedule(
                         at,
@@ -364,7 +360,9 @@ impl Simulation {
         }
     }
 
-    fn producer_generate(&mut self, index: u32) {
+    /// Creates up to `count` records, as an application calling `send()` would, while the
+    /// accumulator has room.
+    fn producer_generate(&mut self, index: u32, count: u64) {
         let now = self.now;
         let partitions = self
             .controller
@@ -373,62 +371,73 @@ impl Simulation {
             .get(&self.producers[index as usize].spec.topic)
             .map_or(0, |t| t.partitions.len() as u32);
         let p = &self.producers[index as usize];
-        if partitions == 0 || p.pending() >= MAX_QUEUED_RECORDS {
+        if partitions == 0 {
             return;
         }
+        // Counted once rather than per record (it sums every queue): in this loop only the
+        // records created here add to it.
+        let mut pending = p.pending();
         // Partition counts come from the client's own metadata once it has it.
         let known = p
             .metadata
             .as_ref()
             .and_then(|m| m.topics.get(&p.spec.topic))
             .map_or(partitions, |t| t.partitions.len() as u32);
-        let key_number = (p.spec.keys > 0).then(|| self.rng.below(u64::from(p.spec.keys)));
-        let p = &mut self.producers[index as usize];
-        let key = key_number.map(|n| {
-            if n >= MAX_CACHED_KEYS {
-                return numbered("key", '-', n);
+        for _ in 0..count {
+            if pending >= MAX_QUEUED_RECORDS {
+                return;
             }
-            if p.key_names.len() <= n as usize {
-                p.key_names.resize(n as usize + 1, None);
-            }
-            p.key_names[n as usize]
-                .get_or_insert_with(|| numbered("key", '-', n))
-                .clone()
-        });
-        let value = numbered(&p.spec.client_id, '-', p.next_value);
-        // Unique across producers: the producer's index in the high bits.
-        let value_id = (u64::from(index) << 40) | p.next_value;
-        p.next_value += 1;
-        let partition = match &key {
-            Some(k) => partition_for_key(k.as_bytes(), known).unwrap_or(0),
-            None => {
-                let available: Vec<u32> = (0..known)
-                    .filter(|&q| p.known_leader(q).is_some())
-                    .collect();
-                let (batch, size) = (p.spec.config.batch_size, u64::from(p.spec.record_bytes));
-                p.sticky
-                    .partition(&mut self.rng, known, &available, size, batch)
-            }
-        };
-        let size = p.spec.record_bytes;
-        // The roll draws only when tombstones are asked for, so other runs keep their traces.
-        let per_mille = p.spec.tombstone_per_mille;
-        let tombstone =
-            key.is_some() && per_mille > 0 && self.rng.below(1_000) < u64::from(per_mille);
-        let p = &mut self.producers[index as usize];
-        p.queues
-            .entry(partition)
-            .or_default()
-            .push_back(PendingRecord {
-                key,
-                value,
-                value_id,
-                tombstone,
-                created: now,
-                size,
-                sequence: -1,
+            let p = &self.producers[index as usize];
+            let key_number = (p.spec.keys > 0).then(|| self.rng.below(u64::from(p.spec.keys)));
+            let p = &mut self.producers[index as usize];
+            let key = key_number.map(|n| {
+                if n >= MAX_CACHED_KEYS {
+                    return numbered("key", '-', n);
+                }
+                if p.key_names.len() <= n as usize {
+                    p.key_names.resize(n as usize + 1, None);
+                }
+                p.key_names[n as usize]
+                    .get_or_insert_with(|| numbered("key", '-', n))
+                    .clone()
             });
-        p.stats.sent += 1;
+            let value = numbered(&p.spec.client_id, '-', p.next_value);
+            // Unique across producers: the producer's index in the high bits.
+            let value_id = (u64::from(index) << 40) | p.next_value;
+            p.next_value += 1;
+            let partition = match &key {
+                Some(k) => partition_for_key(k.as_bytes(), known).unwrap_or(0),
+                None => {
+                    let available: Vec<u32> = (0..known)
+                        .filter(|&q| p.known_leader(q).is_some())
+                        .collect();
+                    let (batch, size) =
+                        (p.spec.config.batch_size, u64::from(p.spec.record_bytes));
+                    p.sticky
+                        .partition(&mut self.rng, known, &available, size, batch)
+                }
+            };
+            let size = p.spec.record_bytes;
+            // The roll draws only when tombstones are asked for, so other runs keep their traces.
+            let per_mille = p.spec.tombstone_per_mille;
+            let tombstone =
+                key.is_some() && per_mille > 0 && self.rng.below(1_000) < u64::from(per_mille);
+            let p = &mut self.producers[index as usize];
+            p.queues
+                .entry(partition)
+                .or_default()
+                .push_back(PendingRecord {
+                    key,
+                    value,
+                    value_id,
+                    tombstone,
+                    created: now,
+                    size,
+                    sequence: -1,
+                });
+            p.stats.sent += 1;
+            pending += 1;
+        }
     }
 
     /// Sends every batch that is ready: full, lingered long enough, or a retry past its backoff.
