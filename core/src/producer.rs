@@ -376,15 +376,15 @@ impl Simulation {
         }
         // Counted once rather than per record (it sums every queue): in this loop only the
         // records created here add to it.
-        let mut pending = p.pending();
+        let pending = p.pending() as u64;
         // Partition counts come from the client's own metadata once it has it.
         let known = p
             .metadata
             .as_ref()
             .and_then(|m| m.topics.get(&p.spec.topic))
             .map_or(partitions, |t| t.partitions.len() as u32);
-        for _ in 0..count {
-            if pending >= MAX_QUEUED_RECORDS {
+        for created in 0..count {
+            if pending + created >= MAX_QUEUED_RECORDS as u64 {
                 return;
             }
             let p = &self.producers[index as usize];
@@ -436,7 +436,6 @@ impl Simulation {
                     sequence: -1,
                 });
             p.stats.sent += 1;
-            pending += 1;
         }
     }
 
