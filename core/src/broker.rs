@@ -1399,32 +1399,26 @@ fn kip101_end_offset(log: &ReplicaLog, requested: u32) -> u64 {
 pub struct HostedReplicas {
     /// The replicas, sorted by partition.
     entries: Vec<(TopicPartition, Replica)>,
-    /// Each topic's name and the index of its first entry, in entry order; rebuilt when
-    /// replicas are added or removed, which only metadata changes do.
-    topics: Vec<(String, usize)>,
+    /// Each hosted topic's name and, by partition number, the index of its entry (`u32::MAX`
+    /// where this broker hosts no replica); rebuilt when replicas are added or removed, which
+    /// only metadata changes do.
+    topics: Vec<(String, Vec<u32>)>,
 }
 
 impl HostedReplicas {
     /// Where `tp` is in `entries`, or where it would be inserted.
     fn find(&self, tp: &TopicPartition) -> Result<usize, usize> {
-        for (k, (name, start)) in self.topics.iter().enumerate() {
+        for (name, slots) in &self.topics {
             // Names of the same length are told apart by their first byte before memcmp is
             // called to confirm a match.
             let (a, b) = (name.as_bytes(), tp.topic.as_bytes());
             if a.len() != b.len() || a.first() != b.first() || a != b {
                 continue;
             }
-            let end = self.topics.get(k + 1).map_or(self.entries.len(), |t| t.1);
-            let range = &self.entries[*start..end];
-            // A broker usually hosts partitions 0..n of a topic, each at its own number.
-            let p = tp.partition as usize;
-            if range.get(p).is_some_and(|(t, _)| t.partition == tp.partition) {
-                return Ok(start + p);
+            match slots.get(tp.partition as usize) {
+                Some(&k) if k != u32::MAX => return Ok(k as usize),
+                _ => break,
             }
-            return range
-                .binary_search_by_key(&tp.partition, |(t, _)| t.partition)
-                .map(|k| start + k)
-                .map_err(|k| start + k);
         }
         Err(self.entries.partition_point(|(t, _)| t < tp))
     }
@@ -1433,7 +1427,14 @@ impl HostedReplicas {
         self.topics.clear();
         for (k, (tp, _)) in self.entries.iter().enumerate() {
             if self.topics.last().is_none_or(|(name, _)| *name != tp.topic) {
-                self.topics.push((tp.topic.clone(), k));
+                self.topics.push((tp.topic.clone(), Vec::new()));
+            }
+            if let Some((_, slots)) = self.topics.last_mut() {
+                let p = tp.partition as usize;
+                if slots.len() <= p {
+                    slots.resize(p + 1, u32::MAX);
+                }
+                slots[p] = k as u32;
             }
         }
     }
