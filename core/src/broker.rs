@@ -1076,10 +1076,14 @@ impl Simulation {
             let p = &self.brokers[i].parked[k];
             // The partition that changed most likely has something, so it is tested first; the
             // tests read only, so their order does not matter.
-            let wake = p.partitions.iter().find(|fp| &fp.tp == tp).is_some_and(|fp| {
-                self.fetch_partition_has_something(i, p.replica, fp)
-                    || self.fetch_has_something(i, p)
-            });
+            let wake = p
+                .partitions
+                .iter()
+                .find(|fp| &fp.tp == tp)
+                .is_some_and(|fp| {
+                    self.fetch_partition_has_something(i, p.replica, fp)
+                        || self.fetch_has_something(i, p)
+                });
             if wake {
                 ready.push(self.brokers[i].parked.remove(k));
             } else {
@@ -1489,9 +1493,7 @@ impl HostedReplicas {
     }
 
     /// The replicas with their partitions, in partition order, to change.
-    pub fn iter_mut(
-        &mut self,
-    ) -> impl DoubleEndedIterator<Item = (&TopicPartition, &mut Replica)> {
+    pub fn iter_mut(&mut self) -> impl DoubleEndedIterator<Item = (&TopicPartition, &mut Replica)> {
         self.entries.iter_mut().map(|(tp, r)| (&*tp, r))
     }
 

@@ -511,7 +511,10 @@ impl ReplicaLog {
         let start = self.position(from);
         // Offsets grow along the log, so the records before `upto` end where `upto` would start;
         // a range of known length is collected into one allocation.
-        let end = self.position(upto).max(start).min(start.saturating_add(max_records));
+        let end = self
+            .position(upto)
+            .max(start)
+            .min(start.saturating_add(max_records));
         self.records.range(start..end).cloned().collect()
     }
 

@@ -411,8 +411,7 @@ impl Simulation {
                     let available: Vec<u32> = (0..known)
                         .filter(|&q| p.known_leader(q).is_some())
                         .collect();
-                    let (batch, size) =
-                        (p.spec.config.batch_size, u64::from(p.spec.record_bytes));
+                    let (batch, size) = (p.spec.config.batch_size, u64::from(p.spec.record_bytes));
                     p.sticky
                         .partition(&mut self.rng, known, &available, size, batch)
                 }
