@@ -393,6 +393,11 @@ impl TopicConfig {
         "min.cleanable.dirty.ratio",
     ];
 
+    /// `segment.bytes`, or `default` when the topic does not set it.
+    pub(crate) fn segment_bytes_or(&self, default: u64) -> u64 {
+        self.segment_bytes.map_or(default, |v| v as u64)
+    }
+
     /// The log settings these configs give, Kafka's defaults filling the rest.
     pub fn log_policy(&self) -> crate::log::LogPolicy {
         let d = crate::log::LogPolicy::default();
@@ -403,7 +408,7 @@ impl TopicConfig {
             None => default,
         };
         crate::log::LogPolicy {
-            segment_bytes: self.segment_bytes.map_or(d.segment_bytes, |v| v as u64),
+            segment_bytes: self.segment_bytes_or(d.segment_bytes),
             retention_ms: positive(self.retention_ms, d.retention_ms),
             retention_bytes: positive(self.retention_bytes, d.retention_bytes),
             delete: policy.split(',').any(|p| p == "delete"),

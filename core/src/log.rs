@@ -156,6 +156,13 @@ impl ReplicaLog {
         self.flushed_offset = self.log_end_offset;
     }
 
+    /// Flushes once `every` or more records are unflushed (`log.flush.interval.messages`).
+    pub fn flush_if_due(&mut self, every: u64) {
+        if self.log_end_offset - self.flushed_offset >= every {
+            self.flush();
+        }
+    }
+
     /// A machine crash: the unflushed suffix is gone. Returns how many records were lost.
     pub fn lose_unflushed(&mut self) -> u64 {
         let before = self.log_end_offset;
@@ -475,16 +482,40 @@ impl ReplicaLog {
         changed
     }
 
+    /// The index of the first record at or after `from`: with compaction's gaps that may be a
+    /// later one.
+    fn position(&self, from: u64) -> usize {
+        // Fetches mostly ask for the log end (nothing new) or for an offset in a log without
+        // gaps, where the record sits at its distance from the first one; only a compacted log
+        // needs the binary search, which misses the cache on every step of a long log.
+        if self.records.back().is_none_or(|r| r.offset < from) {
+            return self.records.len();
+        }
+        let first = self.records.front().map_or(0, |r| r.offset);
+        let guess = from.saturating_sub(first) as usize;
+        if self.records.get(guess).is_some_and(|r| r.offset == from) {
+            return guess;
+        }
+        self.records.partition_point(|r| r.offset < from)
+    }
+
+    /// Whether a read from `from` stopping before `upto` would return any record.
+    pub fn has_records(&self, from: u64, upto: u64) -> bool {
+        self.records
+            .get(self.position(from))
+            .is_some_and(|r| r.offset < upto)
+    }
+
     /// Up to `max_records` records from `from`, stopping before `upto`.
     pub fn read(&self, from: u64, upto: u64, max_records: usize) -> Vec<Record> {
-        // The first record at or after `from`: with compaction's gaps that may be a later one.
-        let start = self.records.partition_point(|r| r.offset < from);
-        self.records
-            .range(start..)
-            .take_while(|r| r.offset < upto)
-            .take(max_records)
-            .cloned()
-            .collect()
+        let start = self.position(from);
+        // Offsets grow along the log, so the records before `upto` end where `upto` would start;
+        // a range of known length is collected into one allocation.
+        let end = self
+            .position(upto)
+            .max(start)
+            .min(start.saturating_add(max_records));
+        self.records.range(start..end).cloned().collect()
     }
 
     /// Drops the oldest committed records beyond [`MAX_RETAINED_RECORDS`].

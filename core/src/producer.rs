@@ -17,6 +17,7 @@ use crate::time::SimTime;
 use crate::{BrokerId, KafkaError};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, VecDeque};
+use std::sync::Arc;
 
 /// Most records a producer keeps waiting in its accumulator (stands in for `buffer.memory`).
 pub const MAX_QUEUED_RECORDS: usize = 20_000;
@@ -106,14 +107,52 @@ pub struct Producer {
     /// Records owed by the rate but not yet generated, in millionths of a record.
     #[serde(default)]
     rate_carry: u64,
+    /// The keys written so far, by number, so that each is formatted and allocated once rather
+    /// than per record (a cache: not part of the state, rebuilt on demand).
+    #[serde(skip)]
+    key_names: Vec<Option<Arc<str>>>,
+}
+
+/// Most keys a producer remembers in its cache of key names (architecture invariant 8).
+const MAX_CACHED_KEYS: u64 = 10_000;
+
+/// Appends `n` in decimal, as `format!("{n}")` would, without the formatting machinery, which
+/// cost more than the rest of generating a record.
+fn push_decimal(out: &mut String, mut n: u64) {
+    let mut digits = [0u8; 20];
+    let mut k = digits.len();
+    loop {
+        k -= 1;
+        digits[k] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    for &d in &digits[k..] {
+        out.push(char::from(d));
+    }
+}
+
+/// `prefix` followed by `n` in decimal, as a shared string.
+fn numbered(prefix: &str, separator: char, n: u64) -> Arc<str> {
+    let mut text = String::with_capacity(prefix.len() + 21);
+    text.push_str(prefix);
+    text.push(separator);
+    push_decimal(&mut text, n);
+    Arc::from(text)
 }
 
 impl Producer {
     /// The partition leader this producer currently believes in.
     pub fn known_leader(&self, partition: u32) -> Option<BrokerId> {
+        // As `MetadataImage::partition`, without building a `TopicPartition` to ask it.
         let image = self.metadata.as_ref()?;
         image
-            .partition(&TopicPartition::new(self.spec.topic.clone(), partition))?
+            .topics
+            .get(&self.spec.topic)?
+            .partitions
+            .get(partition as usize)?
             .leader
     }
 
@@ -192,6 +231,7 @@ impl Simulation {
             wake_at: None,
             next_value: 0,
             rate_carry: 0,
+            key_names: Vec::new(),
         });
         self.producer_request_metadata(index);
         self.schedule_in_ms(0, Timer::ProducerTick { producer: index });
@@ -237,9 +277,7 @@ impl Simulation {
                 format!("A burst may create at most {MAX_QUEUED_RECORDS} records."),
             ));
         }
-        for _ in 0..records {
-            self.producer_generate(index);
-        }
+        self.producer_generate(index, u64::from(records));
         self.producer_try_send(index);
         Ok(())
     }
@@ -283,9 +321,7 @@ impl Simulation {
                     p.rate_carry += rate * interval_us;
                     let due = p.rate_carry / 1_000_000;
                     p.rate_carry %= 1_000_000;
-                    for _ in 0..due {
-                        self.producer_generate(producer);
-                    }
+                    self.producer_generate(producer, due);
                     let at = self.now.plus_us(interval_us);
                     self.schedule(
                         at,
@@ -324,7 +360,9 @@ impl Simulation {
         }
     }
 
-    fn producer_generate(&mut self, index: u32) {
+    /// Creates up to `count` records, as an application calling `send()` would, while the
+    /// accumulator has room.
+    fn producer_generate(&mut self, index: u32, count: u64) {
         let now = self.now;
         let partitions = self
             .controller
@@ -333,52 +371,71 @@ impl Simulation {
             .get(&self.producers[index as usize].spec.topic)
             .map_or(0, |t| t.partitions.len() as u32);
         let p = &self.producers[index as usize];
-        if partitions == 0 || p.pending() >= MAX_QUEUED_RECORDS {
+        if partitions == 0 {
             return;
         }
+        // Counted once rather than per record (it sums every queue): in this loop only the
+        // records created here add to it.
+        let pending = p.pending() as u64;
         // Partition counts come from the client's own metadata once it has it.
         let known = p
             .metadata
             .as_ref()
             .and_then(|m| m.topics.get(&p.spec.topic))
             .map_or(partitions, |t| t.partitions.len() as u32);
-        let key =
-            (p.spec.keys > 0).then(|| format!("key-{}", self.rng.below(u64::from(p.spec.keys))));
-        let p = &mut self.producers[index as usize];
-        let value: std::sync::Arc<str> = format!("{}-{}", p.spec.client_id, p.next_value).into();
-        // Unique across producers: the producer's index in the high bits.
-        let value_id = (u64::from(index) << 40) | p.next_value;
-        p.next_value += 1;
-        let partition = match &key {
-            Some(k) => partition_for_key(k.as_bytes(), known).unwrap_or(0),
-            None => {
-                let available: Vec<u32> = (0..known)
-                    .filter(|&q| p.known_leader(q).is_some())
-                    .collect();
-                let (batch, size) = (p.spec.config.batch_size, u64::from(p.spec.record_bytes));
-                p.sticky
-                    .partition(&mut self.rng, known, &available, size, batch)
+        for created in 0..count {
+            if pending + created >= MAX_QUEUED_RECORDS as u64 {
+                return;
             }
-        };
-        let size = p.spec.record_bytes;
-        // The roll draws only when tombstones are asked for, so other runs keep their traces.
-        let per_mille = p.spec.tombstone_per_mille;
-        let tombstone =
-            key.is_some() && per_mille > 0 && self.rng.below(1_000) < u64::from(per_mille);
-        let p = &mut self.producers[index as usize];
-        p.queues
-            .entry(partition)
-            .or_default()
-            .push_back(PendingRecord {
-                key: key.map(std::sync::Arc::from),
-                value,
-                value_id,
-                tombstone,
-                created: now,
-                size,
-                sequence: -1,
+            let p = &self.producers[index as usize];
+            let key_number = (p.spec.keys > 0).then(|| self.rng.below(u64::from(p.spec.keys)));
+            let p = &mut self.producers[index as usize];
+            let key = key_number.map(|n| {
+                if n >= MAX_CACHED_KEYS {
+                    return numbered("key", '-', n);
+                }
+                if p.key_names.len() <= n as usize {
+                    p.key_names.resize(n as usize + 1, None);
+                }
+                p.key_names[n as usize]
+                    .get_or_insert_with(|| numbered("key", '-', n))
+                    .clone()
             });
-        p.stats.sent += 1;
+            let value = numbered(&p.spec.client_id, '-', p.next_value);
+            // Unique across producers: the producer's index in the high bits.
+            let value_id = (u64::from(index) << 40) | p.next_value;
+            p.next_value += 1;
+            let partition = match &key {
+                Some(k) => partition_for_key(k.as_bytes(), known).unwrap_or(0),
+                None => {
+                    let available: Vec<u32> = (0..known)
+                        .filter(|&q| p.known_leader(q).is_some())
+                        .collect();
+                    let (batch, size) = (p.spec.config.batch_size, u64::from(p.spec.record_bytes));
+                    p.sticky
+                        .partition(&mut self.rng, known, &available, size, batch)
+                }
+            };
+            let size = p.spec.record_bytes;
+            // The roll draws only when tombstones are asked for, so other runs keep their traces.
+            let per_mille = p.spec.tombstone_per_mille;
+            let tombstone =
+                key.is_some() && per_mille > 0 && self.rng.below(1_000) < u64::from(per_mille);
+            let p = &mut self.producers[index as usize];
+            p.queues
+                .entry(partition)
+                .or_default()
+                .push_back(PendingRecord {
+                    key,
+                    value,
+                    value_id,
+                    tombstone,
+                    created: now,
+                    size,
+                    sequence: -1,
+                });
+            p.stats.sent += 1;
+        }
     }
 
     /// Sends every batch that is ready: full, lingered long enough, or a retry past its backoff.
@@ -388,12 +445,16 @@ impl Simulation {
         let mut needs_metadata = false;
         let partitions: Vec<u32> = {
             let p = &self.producers[index as usize];
-            p.queues
-                .iter()
-                .filter(|(_, q)| !q.is_empty())
-                .map(|(&k, _)| k)
-                .chain(p.retries.keys().copied())
-                .collect()
+            // Sized up front: collecting a filtered chain grew the Vec several times per call.
+            let mut partitions = Vec::with_capacity(p.queues.len() + p.retries.len());
+            partitions.extend(
+                p.queues
+                    .iter()
+                    .filter(|(_, q)| !q.is_empty())
+                    .map(|(&k, _)| k)
+                    .chain(p.retries.keys().copied()),
+            );
+            partitions
         };
         for partition in partitions {
             let p = &mut self.producers[index as usize];
@@ -425,15 +486,18 @@ impl Simulation {
                     next_wake = Some(next_wake.map_or(at, |w| w.min(at)));
                     continue;
                 }
-                let mut batch = Vec::new();
+                // The batch takes records from the front while they fit (at least one), counted
+                // first so that they move into a Vec of the right size.
+                let mut taken = 0;
                 let mut bytes = 0u64;
-                while let Some(r) = queue.front() {
-                    if !batch.is_empty() && bytes + u64::from(r.size) > config.batch_size {
+                for r in queue.iter() {
+                    if taken > 0 && bytes + u64::from(r.size) > config.batch_size {
                         break;
                     }
                     bytes += u64::from(r.size);
-                    batch.push(queue.pop_front().expect("front exists"));
+                    taken += 1;
                 }
+                let mut batch: Vec<PendingRecord> = queue.drain(..taken).collect();
                 if p.producer_id >= 0 {
                     let seq = p.next_sequence.entry(partition).or_insert(0);
                     for r in &mut batch {

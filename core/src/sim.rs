@@ -124,6 +124,97 @@ impl PartialOrd for Scheduled {
     }
 }
 
+/// Most lanes a [`TaskQueue`] keeps; tasks of other delays go to its heap.
+const MAX_LANES: usize = 16;
+
+/// The queue of tasks, which runs them in `(time, sequence)` order.
+///
+/// Most pending tasks are timeouts set a fixed delay ahead (30 s request and socket timeouts),
+/// and a single heap holding all of them made every step sift through tens of thousands of
+/// entries. Timers set a fixed delay ahead go to a lane per delay instead: the clock never goes
+/// back and sequence numbers grow, so each lane is already in order and costs O(1) per task. The
+/// next task is the earliest of the heap's top and the lanes' fronts, so the order is exactly
+/// that of one heap.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub(crate) struct TaskQueue {
+    heap: BinaryHeap<Scheduled>,
+    /// Each lane's delay in microseconds and its tasks, earliest first.
+    lanes: Vec<(u64, VecDeque<Scheduled>)>,
+}
+
+impl TaskQueue {
+    /// Queues a task; `delay_us` is how far ahead of the current time it was set, when that is a
+    /// fixed delay worth a lane.
+    fn push(&mut self, task: Scheduled, delay_us: Option<u64>) {
+        if let Some(delay) = delay_us {
+            let lane = match self.lanes.iter().position(|(d, _)| *d == delay) {
+                Some(lane) => Some(lane),
+                // A lane left empty is taken over by another delay.
+                None => match self.lanes.iter().position(|(_, q)| q.is_empty()) {
+                    Some(lane) => {
+                        self.lanes[lane].0 = delay;
+                        Some(lane)
+                    }
+                    None if self.lanes.len() < MAX_LANES => {
+                        self.lanes.push((delay, VecDeque::new()));
+                        Some(self.lanes.len() - 1)
+                    }
+                    None => None,
+                },
+            };
+            if let Some(lane) = lane {
+                let queue = &mut self.lanes[lane].1;
+                // The lane stays sorted only if no task in it is later than this one.
+                if queue.back().is_none_or(|last| last.time <= task.time) {
+                    queue.push_back(task);
+                    return;
+                }
+            }
+        }
+        self.heap.push(task);
+    }
+
+    /// The lane whose front comes before the heap's top, if any.
+    fn earliest_lane(&self) -> Option<usize> {
+        let mut best: Option<(usize, &Scheduled)> = None;
+        for (i, (_, queue)) in self.lanes.iter().enumerate() {
+            if let Some(front) = queue.front() {
+                // `Scheduled` orders the earliest as the greatest.
+                if best.is_none_or(|(_, b)| front > b) {
+                    best = Some((i, front));
+                }
+            }
+        }
+        let (lane, front) = best?;
+        match self.heap.peek() {
+            Some(top) if top > front => None,
+            _ => Some(lane),
+        }
+    }
+
+    /// Removes and returns the next task if it is due at or before `until`.
+    fn pop_until(&mut self, until: SimTime) -> Option<Scheduled> {
+        match self.earliest_lane() {
+            Some(lane) => {
+                let queue = &mut self.lanes[lane].1;
+                queue.front().filter(|s| s.time <= until)?;
+                queue.pop_front()
+            }
+            None => {
+                self.heap.peek().filter(|s| s.time <= until)?;
+                self.heap.pop()
+            }
+        }
+    }
+
+    fn peek_time(&self) -> Option<SimTime> {
+        match self.earliest_lane() {
+            Some(lane) => self.lanes[lane].1.front().map(|s| s.time),
+            None => self.heap.peek().map(|s| s.time),
+        }
+    }
+}
+
 /// A user intent on the running simulation (from the page, a scenario timeline or the CLI).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Command {
@@ -236,7 +327,7 @@ pub struct Simulation {
     pub(crate) now: SimTime,
     pub(crate) seed: u64,
     pub(crate) rng: SimRng,
-    queue: BinaryHeap<Scheduled>,
+    queue: TaskQueue,
     next_seq: u64,
     pub(crate) next_request_id: u64,
     pub(crate) network: Network,
@@ -302,7 +393,7 @@ impl Simulation {
             now: SimTime::ZERO,
             seed,
             rng: SimRng::from_seed(seed),
-            queue: BinaryHeap::new(),
+            queue: TaskQueue::default(),
             next_seq: 0,
             next_request_id: 1,
             network: Network::default(),
@@ -385,14 +476,18 @@ impl Simulation {
     }
 
     pub(crate) fn schedule(&mut self, time: SimTime, task: Task) {
+        self.schedule_at(time, task, None);
+    }
+
+    fn schedule_at(&mut self, time: SimTime, task: Task, delay_us: Option<u64>) {
         let seq = self.next_seq;
         self.next_seq += 1;
-        self.queue.push(Scheduled { time, seq, task });
+        self.queue.push(Scheduled { time, seq, task }, delay_us);
     }
 
     pub(crate) fn schedule_in_ms(&mut self, ms: u64, timer: Timer) {
         let time = self.now.plus_ms(ms);
-        self.schedule(time, Task::Timer(timer));
+        self.schedule_at(time, Task::Timer(timer), Some(ms.saturating_mul(1_000)));
     }
 
     pub(crate) fn request_id(&mut self) -> u64 {
@@ -512,7 +607,12 @@ impl Simulation {
 
     /// Runs the next queued task. Returns false when nothing is left to do.
     pub fn step(&mut self) -> bool {
-        let Some(next) = self.queue.pop() else {
+        self.step_until(SimTime(u64::MAX))
+    }
+
+    /// Runs the next queued task if it is due at or before `until`; returns whether one ran.
+    fn step_until(&mut self, until: SimTime) -> bool {
+        let Some(next) = self.queue.pop_until(until) else {
             return false;
         };
         self.now = next.time;
@@ -537,14 +637,12 @@ impl Simulation {
 
     /// When the next queued task runs, if any.
     pub fn next_task_time(&self) -> Option<SimTime> {
-        self.queue.peek().map(|s| s.time)
+        self.queue.peek_time()
     }
 
     /// Runs every task up to and including `until`, then sets the clock to `until`.
     pub fn run_until(&mut self, until: SimTime) {
-        while self.queue.peek().is_some_and(|s| s.time <= until) {
-            self.step();
-        }
+        while self.step_until(until) {}
         if until > self.now {
             self.now = until;
         }
