@@ -303,7 +303,12 @@ broker = 2
     let tp = kafka_sim::metadata::TopicPartition::new("t", 0);
     let mut run = s.start(1).unwrap();
     let leader_hw = |run: &kafka_sim::scenario::ScenarioRun| {
-        run.sim.brokers()[0].replicas[&tp].log.high_watermark()
+        run.sim.brokers()[0]
+            .replicas
+            .get(&tp)
+            .unwrap()
+            .log
+            .high_watermark()
     };
     run.advance_to(kafka_sim::time::SimTime::from_ms(5_000));
     let before = leader_hw(&run);
@@ -314,7 +319,7 @@ broker = 2
         vec![1],
         "the story needs the ISR to shrink to [1]"
     );
-    let log = &run.sim.brokers()[0].replicas[&tp].log;
+    let log = &run.sim.brokers()[0].replicas.get(&tp).unwrap().log;
     assert!(
         log.log_end_offset() > before + 100,
         "broker 1 kept appending"
