@@ -45,6 +45,7 @@
 //! | `sim.legacy.hw.ignores.pending.isr` | `false` (maximal ISR) | trace T6 |
 //! | `sim.legacy.unfenced.fetch` | `false` (KIP-320) | trace T5: a follower in an old epoch counts towards the HW |
 //! | crashes ([`Command::CrashBroker`]) | none, unless `log.flush.interval.messages=1`, or `eligible.leader.replicas.enable=true` with at most `min.insync.replicas − 1` crashes and not `sim.legacy.quick.restart.keeps.isr` | a crash loses the unflushed suffix, acknowledged records included; see below |
+//! | controller kills and crashes, `sim.metadata.mode` | any: KRaft controllers are killed or crashed and restarted, and about one seed in eight runs in ZooKeeper mode (never with ELR) | the quorum flushes before it acknowledges and commits on a majority, and a ZooKeeper controller writes only while it holds `/controller`; failovers cost availability, not data |
 //!
 //! Under strong settings everything must hold:
 //! - every invariant of [`InvariantChecker`] after every event: LeaderInIsr,
@@ -246,6 +247,11 @@ impl Workload {
         // min.insync.replicas − 1 are a strong setting (see the module documentation).
         if chance(&mut rng, 35) {
             broker_config.push(pair("eligible.leader.replicas.enable", "true"));
+        } else if chance(&mut rng, 20) {
+            // ZooKeeper mode in some seeds (Kafka never had ELR with ZooKeeper), with a session
+            // timeout scaled like the KRaft one so that failures are noticed within the run.
+            broker_config.push(pair("sim.metadata.mode", "zookeeper"));
+            broker_config.push(pair("zookeeper.session.timeout.ms", session_ms * 2));
         }
 
         let topic_count = rng.between(1, 2);
@@ -324,7 +330,21 @@ impl Workload {
     fn faults(&self, rng: &mut SimRng, aim_strong: bool) -> Vec<(SimTime, Command)> {
         let brokers: Vec<BrokerId> = (1..=self.brokers as BrokerId).collect();
         let mut nodes: Vec<NodeId> = brokers.iter().map(|&b| NodeId::Broker(b)).collect();
-        nodes.push(NodeId::Controller(CONTROLLER_ID));
+        let zookeeper = self
+            .broker_config
+            .iter()
+            .any(|(n, v)| n == "sim.metadata.mode" && v == "zookeeper");
+        // The quorum's voters, or the ZooKeeper ensemble, are network nodes faults may hit.
+        let controllers: Vec<BrokerId> = if zookeeper {
+            nodes.push(NodeId::ZooKeeper);
+            Vec::new()
+        } else {
+            let ids: Vec<BrokerId> = (0..crate::sim::DEFAULT_CONTROLLERS as BrokerId)
+                .map(|i| CONTROLLER_ID + i)
+                .collect();
+            nodes.extend(ids.iter().map(|&c| NodeId::Controller(c)));
+            ids
+        };
         let producers = self.producers.len() as u32;
         let clients: Vec<NodeId> = (0..producers)
             .map(NodeId::Producer)
@@ -469,6 +489,21 @@ impl Workload {
                     out.push((undo_at(rng), Command::SlowFollower { broker, ms: 0 }));
                     slowed.push(broker);
                 }
+                // Kill or crash a controller (KRaft), and bring it back: the active one fails
+                // over; two down at once leave the quorum without a majority for a while.
+                88..=90 if !controllers.is_empty() => {
+                    let c = pick(rng, &controllers);
+                    let command = if chance(rng, 50) {
+                        Command::KillController(c)
+                    } else {
+                        Command::CrashController(c)
+                    };
+                    out.push((at, command));
+                    let back = SimTime::from_ms(
+                        (t + pick(rng, &[300, 2_000, 8_000])).min(FAULT_WINDOW_END_MS),
+                    );
+                    out.push((back, Command::RestartController(c)));
+                }
                 88..=93 => {
                     let p = rng.below(u64::from(producers)) as usize;
                     out.push((
@@ -530,6 +565,9 @@ impl Workload {
             for &b in &brokers {
                 out.push((at, Command::RestartBroker(b)));
             }
+        }
+        for &c in &controllers {
+            out.push((heal, Command::RestartController(c)));
         }
         for p in &self.producers {
             out.push((

@@ -376,6 +376,12 @@ impl Simulation {
         seed: u64,
     ) -> Result<Simulation> {
         let zookeeper_mode = config.metadata_mode == crate::config::MetadataMode::ZooKeeper;
+        if zookeeper_mode && config.eligible_leader_replicas {
+            return Err(Error::new(
+                ErrorKind::InvalidConfig,
+                "eligible.leader.replicas.enable needs KRaft: Kafka never offered eligible leader replicas with ZooKeeper.",
+            ));
+        }
         // In ZooKeeper mode there is no quorum: the controller is a broker.
         let quorum = if zookeeper_mode {
             Vec::new()

@@ -61,13 +61,14 @@ fn twenty_seeds_pass_and_replay_with_the_same_trace_hash() {
 /// under the current rules. For each rule, a seed whose own settings are strong must fail under
 /// strong expectations once the rule is set, with lost or diverging committed records, and pass
 /// without it. Random faults alone rarely line the traces up; the generator's targeted patterns
-/// (`Workload::targeted_pattern`) do in some seeds. The seeds are the first the rule is caught in
-/// (see `list_the_seeds_each_legacy_rule_is_caught_in`, which finds, in the first 1,000 seeds,
-/// 152 for high-watermark truncation, 7 for KIP-101, 13 for the pending ISR, 14 for quick
-/// restarts and 12 for unfenced fetches); after a change to the generator, list them again.
+/// (`Workload::targeted_pattern`) do in some seeds. The seeds are ones the rule is caught in
+/// (see `list_the_seeds_each_legacy_rule_is_caught_in`, which finds, in the first 300 seeds since
+/// controller faults and ZooKeeper-mode seeds joined the generator, 52 for high-watermark
+/// truncation, 1 for KIP-101, 4 for the pending ISR, 6 for quick restarts and 2 for unfenced
+/// fetches); after a change to the generator, list them again.
 #[test]
 fn every_legacy_rule_is_caught_in_some_seed() {
-    let seeds: &[u64] = &[0, 121, 57, 21, 8];
+    let seeds: &[u64] = &[0, 121, 53, 21, 87];
     for (&rule, &seed) in LEGACY_RULES.iter().zip(seeds) {
         let workload = Workload::generate(seed);
         assert_eq!(
