@@ -2,7 +2,7 @@
 //! election and ISR changes (`SEMANTICS.md` §2, §3.2, §3.6).
 //!
 //! The logic here is the active controller's. It changes the controller's in-memory image and
-//! then calls [`Simulation::publish_metadata`], which proposes the difference to the controller
+//! then calls `Simulation::publish_metadata`, which proposes the difference to the controller
 //! quorum as metadata records; brokers learn the change only once the quorum commits it
 //! (`crate::quorum`). Which member is active, and what happens when it fails, is in the quorum
 //! module.

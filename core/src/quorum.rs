@@ -3,7 +3,7 @@
 //! the active controller's decision to the brokers (`SEMANTICS.md` §2).
 //!
 //! The path of a change: the controller logic (`crate::controller`, `crate::admin`) edits the
-//! active controller's in-memory image; [`Simulation::publish_metadata`] proposes the difference
+//! active controller's in-memory image; `Simulation::publish_metadata` proposes the difference
 //! as metadata records ([`crate::metadata_record`]) to the quorum leader's log; the leader
 //! replicates the log to the other voters over the simulated network; once a majority has the
 //! records on disk the leader's high watermark passes them, and only then is the new image sent
