@@ -139,6 +139,21 @@ pub struct Broker {
     pending_produces: Vec<PendingProduce>,
 }
 
+impl Replica {
+    /// The pending ISR change as an AlterPartition to send (again), if there is one; it counts
+    /// as sent now.
+    fn pending_isr_request(&mut self, tp: &TopicPartition, now: SimTime) -> Option<Payload> {
+        let pending = self.pending_isr.clone()?;
+        self.pending_isr_since = now;
+        Some(Payload::AlterPartition {
+            tp: tp.clone(),
+            leader_epoch: self.leader_epoch,
+            partition_epoch: self.partition_epoch,
+            new_isr: pending,
+        })
+    }
+}
+
 impl Broker {
     pub(crate) fn new(id: BrokerId) -> Broker {
         Broker {
@@ -1324,16 +1339,8 @@ impl Simulation {
         let now = self.now;
         let mut requests = Vec::new();
         for (tp, replica) in self.brokers[i].replicas.iter_mut() {
-            if let (Some(pending), Some(true)) =
-                (&replica.pending_isr, replica.leader.map(|l| l == id))
-            {
-                replica.pending_isr_since = now;
-                requests.push(Payload::AlterPartition {
-                    tp: tp.clone(),
-                    leader_epoch: replica.leader_epoch,
-                    partition_epoch: replica.partition_epoch,
-                    new_isr: pending.clone(),
-                });
+            if replica.leader == Some(id) {
+                requests.extend(replica.pending_isr_request(tp, now));
             }
         }
         let controller = self.controller_node(self.brokers[i].controller);
@@ -1353,18 +1360,8 @@ impl Simulation {
             // An AlterPartition that got no answer (lost on a cut link) is sent again after the
             // socket timeout. It stays pending: the controller may have applied it and lost only
             // the answer, so the high watermark must still count the replicas it adds.
-            if let Some(pending) = &replica.pending_isr {
-                if replica.leader == Some(id)
-                    && now.ms_since(replica.pending_isr_since) > retry_after
-                {
-                    replica.pending_isr_since = now;
-                    requests.push(Payload::AlterPartition {
-                        tp: tp.clone(),
-                        leader_epoch: replica.leader_epoch,
-                        partition_epoch: replica.partition_epoch,
-                        new_isr: pending.clone(),
-                    });
-                }
+            if replica.leader == Some(id) && now.ms_since(replica.pending_isr_since) > retry_after {
+                requests.extend(replica.pending_isr_request(tp, now));
             }
             if replica.leader != Some(id) || replica.pending_isr.is_some() {
                 continue;

@@ -469,20 +469,10 @@ impl Simulation {
         {
             return;
         }
-        let affected: Vec<TopicPartition> = self
-            .controller
-            .image
-            .partitions()
-            .filter(|(_, p)| p.isr.contains(&broker) || p.leader == Some(broker))
-            .map(|(tp, _)| tp)
-            .collect();
-        for tp in affected {
-            self.controller_elect(
-                &tp,
-                Some(broker),
-                &format!("broker {broker} is in controlled shutdown"),
-            );
-        }
+        self.controller_broker_gone(
+            broker,
+            &format!("broker {broker} is in controlled shutdown"),
+        );
         self.controller_set_fenced(broker, true);
         self.publish_metadata();
     }
