@@ -115,8 +115,8 @@ fn check_runs_seeds_twice_and_prints_the_summary() {
 fn check_names_a_failing_seed_and_the_command_that_reproduces_it() {
     // Seed 0's settings are strong, and under the pre-KIP-101 truncation rule a follower cuts
     // a committed record away and is then elected without it (traces T1 and T3). After a change
-    // to the generator, find another seed with `cargo test --release -p kafka-sim --test dst --
-    // --ignored --nocapture`.
+    // to the generator, find another seed with `cargo run --release -p kafka-sim --example
+    // legacy_seeds -- 300`.
     let args = [
         "check",
         "--start",

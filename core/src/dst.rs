@@ -1134,6 +1134,29 @@ impl SeedReport {
     }
 }
 
+/// Every legacy rule of the simulator as the cluster config that turns it on. `RELIABILITY.md` §D
+/// asks that each shows its anomaly in some seed of `kafka-sim check`.
+pub const LEGACY_RULES: &[(&str, &str)] = &[
+    ("sim.legacy.follower.truncation", "high-watermark"),
+    ("sim.legacy.follower.truncation", "kip-101"),
+    ("sim.legacy.hw.ignores.pending.isr", "true"),
+    ("sim.legacy.quick.restart.keeps.isr", "true"),
+    ("sim.legacy.unfenced.fetch", "true"),
+];
+
+/// The seeds of `range` whose own settings are strong but that fail under `rule`: where the
+/// checker catches that legacy rule.
+pub fn caught_by(rule: (&str, &str), range: std::ops::Range<u64>) -> Vec<u64> {
+    let options = CheckOptions {
+        broker_config: vec![(rule.0.to_string(), rule.1.to_string())],
+        expect: Some(Strength::Strong),
+    };
+    range
+        .filter(|&s| Workload::generate(s).classify().0 == Strength::Strong)
+        .filter(|&s| !check_seed(s, &options).passed())
+        .collect()
+}
+
 /// Generates, runs and judges one seed: the checked run, then a second run whose trace hash must
 /// equal the first's.
 pub fn check_seed(seed: u64, options: &CheckOptions) -> SeedReport {

@@ -1,7 +1,7 @@
 //! Deterministic simulation testing through the same code path as `kafka-sim check`: random
 //! seeds pass and replay identically, and a setting known to lose data is caught.
 
-use kafka_sim::dst::{check_seed, CheckOptions, SeedReport, Strength, Workload};
+use kafka_sim::dst::{check_seed, CheckOptions, SeedReport, Strength, Workload, LEGACY_RULES};
 
 fn failures(reports: &[SeedReport]) -> String {
     reports
@@ -62,7 +62,7 @@ fn twenty_seeds_pass_and_replay_with_the_same_trace_hash() {
 /// strong expectations once the rule is set, with lost or diverging committed records, and pass
 /// without it. Random faults alone rarely line the traces up; the generator's targeted patterns
 /// (`Workload::targeted_pattern`) do in some seeds. The seeds are ones the rule is caught in
-/// (see `list_the_seeds_each_legacy_rule_is_caught_in`, which finds, in the first 300 seeds since
+/// (see `cargo run --release -p kafka-sim --example legacy_seeds -- 300`, which finds, in the first 300 seeds since
 /// controller faults and ZooKeeper-mode seeds joined the generator, 52 for high-watermark
 /// truncation, 1 for KIP-101, 4 for the pending ISR, 6 for quick restarts and 2 for unfenced
 /// fetches); after a change to the generator, list them again.
@@ -103,42 +103,5 @@ fn every_legacy_rule_is_caught_in_some_seed() {
         let (strength, reasons) = workload.with_broker_config(rule.0, rule.1).classify();
         assert_eq!(strength, Strength::Weak, "{rule:?}");
         assert!(reasons.iter().any(|r| r.contains(rule.0)), "{reasons:?}");
-    }
-}
-
-/// Every legacy rule, as the cluster config that turns it on.
-const LEGACY_RULES: &[(&str, &str)] = &[
-    ("sim.legacy.follower.truncation", "high-watermark"),
-    ("sim.legacy.follower.truncation", "kip-101"),
-    ("sim.legacy.hw.ignores.pending.isr", "true"),
-    ("sim.legacy.quick.restart.keeps.isr", "true"),
-    ("sim.legacy.unfenced.fetch", "true"),
-];
-
-/// The seeds of `range` whose own settings are strong but that fail under `rule`.
-fn caught_by(rule: (&str, &str), range: std::ops::Range<u64>) -> Vec<u64> {
-    let options = CheckOptions {
-        broker_config: vec![(rule.0.to_string(), rule.1.to_string())],
-        expect: Some(Strength::Strong),
-    };
-    range
-        .filter(|&s| Workload::generate(s).classify().0 == Strength::Strong)
-        .filter(|&s| !check_seed(s, &options).passed())
-        .collect()
-}
-
-/// Not a test: lists, for each legacy rule, the strong seeds that rule makes fail, to choose the
-/// seeds of the tests above after a change to the generator. Run it in release:
-/// `SEEDS=1000 cargo test --release -p kafka-sim --test dst -- --ignored --nocapture`.
-#[test]
-#[ignore]
-fn list_the_seeds_each_legacy_rule_is_caught_in() {
-    let seeds: u64 = std::env::var("SEEDS")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(200);
-    for &rule in LEGACY_RULES {
-        let caught = caught_by(rule, 0..seeds);
-        println!("{}={}: {} seeds: {caught:?}", rule.0, rule.1, caught.len());
     }
 }
