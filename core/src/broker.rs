@@ -93,6 +93,9 @@ struct Fetcher {
 struct ParkedFetch {
     from: NodeId,
     request_id: u64,
+    /// When the fetch's max wait ends and it is answered with whatever there is.
+    #[serde(default)]
+    deadline: SimTime,
     replica: Option<BrokerId>,
     partitions: Vec<FetchPartition>,
 }
@@ -136,6 +139,9 @@ pub struct Broker {
     pub replicas: HostedReplicas,
     fetchers: BTreeMap<BrokerId, Fetcher>,
     parked: Vec<ParkedFetch>,
+    /// When the one pending [`Timer::BrokerFetchWait`] fires, if one is set.
+    #[serde(default)]
+    fetch_wait_at: Option<SimTime>,
     pending_produces: Vec<PendingProduce>,
 }
 
@@ -169,6 +175,7 @@ impl Broker {
             replicas: HostedReplicas::default(),
             fetchers: BTreeMap::new(),
             parked: Vec::new(),
+            fetch_wait_at: None,
             pending_produces: Vec::new(),
         }
     }
@@ -208,6 +215,7 @@ impl Simulation {
         broker.heartbeat_answered = true;
         broker.fetchers.clear();
         broker.parked.clear();
+        broker.fetch_wait_at = None;
         broker.pending_produces.clear();
         for replica in broker.replicas.values_mut() {
             replica.leader = None;
@@ -487,15 +495,26 @@ impl Simulation {
                     .backing_off = false;
                 self.follower_maybe_fetch(i);
             }
-            Timer::BrokerFetchWait { request_id, .. } => {
-                if let Some(pos) = self.brokers[i]
-                    .parked
-                    .iter()
-                    .position(|p| p.request_id == request_id)
-                {
-                    let parked = self.brokers[i].parked.remove(pos);
+            Timer::BrokerFetchWait { .. } => {
+                let now = self.now;
+                if self.brokers[i].fetch_wait_at == Some(now) {
+                    self.brokers[i].fetch_wait_at = None;
+                }
+                // Every fetch whose wait is over is answered, in the order they were parked.
+                let mut expired = Vec::new();
+                let parked = &mut self.brokers[i].parked;
+                let mut k = 0;
+                while k < parked.len() {
+                    if parked[k].deadline <= now {
+                        expired.push(parked.remove(k));
+                    } else {
+                        k += 1;
+                    }
+                }
+                for parked in expired {
                     self.leader_answer_fetch(i, parked);
                 }
+                self.broker_arm_fetch_wait(i);
             }
             Timer::BrokerWriteback { .. } => {
                 for replica in self.brokers[i].replicas.values_mut() {
@@ -1097,24 +1116,43 @@ impl Simulation {
         let parked = ParkedFetch {
             from,
             request_id,
+            deadline: self.now.plus_ms(max_wait_ms),
             replica: replica_id,
             partitions,
         };
         if self.fetch_has_something(i, &parked) || max_wait_ms == 0 {
             self.leader_answer_fetch(i, parked);
         } else {
-            let broker = self.brokers[i].id;
-            let incarnation = self.brokers[i].incarnation;
             self.brokers[i].parked.push(parked);
-            self.schedule_in_ms(
-                max_wait_ms,
-                Timer::BrokerFetchWait {
-                    broker,
-                    incarnation,
-                    request_id,
-                },
-            );
+            self.broker_arm_fetch_wait(i);
         }
+    }
+
+    /// Makes sure a [`Timer::BrokerFetchWait`] fires when the earliest parked fetch's wait ends.
+    ///
+    /// One timer per broker stands for the timeouts of all its parked fetches: most fetches are
+    /// answered early by new data, and a timer per fetch would then fire for nothing (Kafka's
+    /// purgatory cancels those). A timer already set for a later time stays and finds nothing.
+    fn broker_arm_fetch_wait(&mut self, i: usize) {
+        let Some(earliest) = self.brokers[i].parked.iter().map(|p| p.deadline).min() else {
+            return;
+        };
+        if self.brokers[i]
+            .fetch_wait_at
+            .is_some_and(|at| at <= earliest)
+        {
+            return;
+        }
+        self.brokers[i].fetch_wait_at = Some(earliest);
+        let broker = self.brokers[i].id;
+        let incarnation = self.brokers[i].incarnation;
+        self.schedule(
+            earliest,
+            crate::sim::Task::Timer(Timer::BrokerFetchWait {
+                broker,
+                incarnation,
+            }),
+        );
     }
 
     fn fetch_result(

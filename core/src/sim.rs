@@ -43,10 +43,11 @@ pub(crate) enum Timer {
         incarnation: u32,
         leader: BrokerId,
     },
+    /// The earliest max wait of a broker's parked fetches ends (one timer per broker, as
+    /// Kafka's purgatory cancels the timeout of an operation it completes early).
     BrokerFetchWait {
         broker: BrokerId,
         incarnation: u32,
-        request_id: u64,
     },
     BrokerProduceTimeout {
         broker: BrokerId,
@@ -834,7 +835,6 @@ impl Simulation {
             | Timer::BrokerFetchWait {
                 broker,
                 incarnation,
-                ..
             }
             | Timer::BrokerProduceTimeout {
                 broker,
