@@ -91,7 +91,7 @@ impl Simulation {
             .image
             .partitions()
             .filter(|(tp, p)| {
-                topic.is_none_or(|t| tp.topic == t) && p.leader != p.replicas.first().copied()
+                topic.is_none_or(|t| &*tp.topic == t) && p.leader != p.replicas.first().copied()
             })
             .map(|(tp, _)| tp)
             .take(MAX_ELECTIONS_PER_PASS)
@@ -269,7 +269,7 @@ impl Simulation {
     }
 
     fn set_partition(&mut self, tp: &TopicPartition, state: PartitionState) {
-        if let Some(t) = self.controller.image.topics.get_mut(&tp.topic) {
+        if let Some(t) = self.controller.image.topics.get_mut(&*tp.topic) {
             if let Some(slot) = t.partitions.get_mut(tp.partition as usize) {
                 *slot = state;
             }

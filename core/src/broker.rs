@@ -5,12 +5,14 @@ use crate::config::{Acks, FollowerTruncation};
 use crate::event::EventKind;
 use crate::log::{Record, ReplicaLog};
 use crate::metadata::{MetadataImage, TopicPartition};
-use crate::network::{FetchPartition, FetchResult, Message, NodeId, OffsetSpec, Payload};
+use crate::network::{
+    FetchPartition, FetchResult, Message, NodeId, OffsetSpec, Payload, ProduceBatch,
+};
 use crate::sim::{Simulation, Timer};
 use crate::time::SimTime;
 use crate::{BrokerId, KafkaError};
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 
 /// `replica.fetch.backoff.ms`: a follower's pause after a failed fetch.
 const REPLICA_FETCH_BACKOFF_MS: u64 = 1_000;
@@ -100,13 +102,61 @@ struct ParkedFetch {
     partitions: Vec<FetchPartition>,
 }
 
+/// One client's connection to a broker. Kafka's network layer reads the next request of a
+/// connection only once the current one is answered (it mutes the channel meanwhile), so a
+/// client's requests to one broker are handled and answered in the order they were sent, however
+/// many it has in flight.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+struct ClientConnection {
+    /// The request being handled.
+    serving: Option<u64>,
+    /// Requests received behind it, in order.
+    waiting: VecDeque<Message>,
+}
+
+/// A produce request with `acks=all` waiting for its batches to be committed (Kafka's
+/// `DelayedProduce`): it is answered once every partition has a result.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 struct PendingProduce {
     from: NodeId,
     request_id: u64,
+    partitions: Vec<PendingPartition>,
+}
+
+/// One partition of a waiting produce request.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+struct PendingPartition {
     tp: TopicPartition,
     base_offset: u64,
+    /// The high watermark must reach this offset (the batch's end) for the batch to be committed.
     end_offset: u64,
+    result: Option<Result<u64, KafkaError>>,
+}
+
+impl PendingProduce {
+    fn is_complete(&self) -> bool {
+        self.partitions.iter().all(|p| p.result.is_some())
+    }
+
+    /// The response: every partition's result, a missing one counted as a timeout.
+    fn into_response(self) -> Payload {
+        Payload::ProduceResponse {
+            request_id: self.request_id,
+            results: self
+                .partitions
+                .into_iter()
+                .map(|p| (p.tp, p.result.unwrap_or(Err(KafkaError::RequestTimedOut))))
+                .collect(),
+        }
+    }
+}
+
+/// What a leader did with one batch of a produce request.
+enum BatchOutcome {
+    /// Answered at once: the base offset or an error.
+    Done(Result<u64, KafkaError>),
+    /// Written (or found already written) and waiting for the high watermark to reach `end`.
+    Waiting { base: u64, end: u64 },
 }
 
 /// A broker process and what it stores.
@@ -139,6 +189,9 @@ pub struct Broker {
     pub replicas: HostedReplicas,
     fetchers: BTreeMap<BrokerId, Fetcher>,
     parked: Vec<ParkedFetch>,
+    /// Client connections with a request being handled, and the requests waiting behind it.
+    #[serde(default, with = "crate::network::node_keyed")]
+    connections: BTreeMap<NodeId, ClientConnection>,
     /// When the one pending [`Timer::BrokerFetchWait`] fires, if one is set.
     #[serde(default)]
     fetch_wait_at: Option<SimTime>,
@@ -175,6 +228,7 @@ impl Broker {
             replicas: HostedReplicas::default(),
             fetchers: BTreeMap::new(),
             parked: Vec::new(),
+            connections: BTreeMap::new(),
             fetch_wait_at: None,
             pending_produces: Vec::new(),
         }
@@ -215,6 +269,7 @@ impl Simulation {
         broker.heartbeat_answered = true;
         broker.fetchers.clear();
         broker.parked.clear();
+        broker.connections.clear();
         broker.fetch_wait_at = None;
         broker.pending_produces.clear();
         for replica in broker.replicas.values_mut() {
@@ -346,6 +401,15 @@ impl Simulation {
                 .drain(..)
                 .map(|p| (p.from, p.request_id)),
         );
+        for (client, connection) in std::mem::take(&mut broker.connections) {
+            closed.extend(
+                connection
+                    .waiting
+                    .iter()
+                    .filter_map(|m| request_id_of(&m.payload))
+                    .map(|r| (client, r)),
+            );
+        }
         for (to, request_id) in closed {
             self.send(NodeId::Broker(id), to, Payload::Disconnected { request_id });
         }
@@ -495,6 +559,14 @@ impl Simulation {
                     .backing_off = false;
                 self.follower_maybe_fetch(i);
             }
+            Timer::BrokerNextRequest { client, .. } => {
+                let connection = self.brokers[i].connections.get_mut(&client);
+                if let Some(connection) = connection.filter(|c| c.serving.is_none()) {
+                    if let Some(next) = connection.waiting.pop_front() {
+                        self.broker_receive(id, next);
+                    }
+                }
+            }
             Timer::BrokerFetchWait { .. } => {
                 let now = self.now;
                 if self.brokers[i].fetch_wait_at == Some(now) {
@@ -548,16 +620,10 @@ impl Simulation {
                     .iter()
                     .position(|p| p.request_id == request_id)
                 {
+                    // The partitions not yet committed answer REQUEST_TIMED_OUT.
                     let p = self.brokers[i].pending_produces.remove(pos);
-                    self.send(
-                        me,
-                        p.from,
-                        Payload::ProduceResponse {
-                            request_id,
-                            tp: p.tp,
-                            result: Err(KafkaError::RequestTimedOut),
-                        },
-                    );
+                    let from = p.from;
+                    self.send(me, from, p.into_response());
                 }
             }
             _ => {}
@@ -569,6 +635,37 @@ impl Simulation {
             return;
         };
         let me = NodeId::Broker(id);
+        if let Some(request_id) = request_id_of(&message.payload) {
+            // acks=0 produces get no answer, so they never hold the connection.
+            let answered = !matches!(
+                message.payload,
+                Payload::Produce {
+                    acks: Acks::None,
+                    ..
+                }
+            );
+            // A request of a newer connection than the one being served means the client closed
+            // the old one: what was in progress or waiting on it is abandoned, as Kafka's broker
+            // drops a closed channel's requests.
+            let start = match crate::network::producer_connection(message.from, me) {
+                Some(c) => self.network.connection_start(c),
+                None => 0,
+            };
+            let connection = self.brokers[i].connections.entry(message.from).or_default();
+            if connection.serving.is_some_and(|serving| serving < start) {
+                connection.serving = None;
+                connection
+                    .waiting
+                    .retain(|m| request_id_of(&m.payload).is_some_and(|id| id >= start));
+            }
+            if connection.serving.is_some() {
+                connection.waiting.push_back(message);
+                return;
+            }
+            if answered {
+                connection.serving = Some(request_id);
+            }
+        }
         if self.zookeeper.is_some() {
             if message.from == NodeId::ZooKeeper {
                 self.zk_broker_receive(i, &message);
@@ -612,11 +709,10 @@ impl Simulation {
             }
             Payload::Produce {
                 request_id,
-                tp,
                 acks,
                 timeout_ms,
-                records,
-            } => self.leader_produce(i, message.from, request_id, tp, acks, timeout_ms, records),
+                batches,
+            } => self.leader_produce(i, message.from, request_id, acks, timeout_ms, batches),
             Payload::Fetch {
                 request_id,
                 replica,
@@ -860,28 +956,16 @@ impl Simulation {
                 rule: FollowerTruncation::HighWatermark,
             });
         }
-        // A deposed leader answers its waiting produce requests with NOT_LEADER_OR_FOLLOWER.
-        let me = NodeId::Broker(id);
-        let mut failed = Vec::new();
-        self.brokers[i].pending_produces.retain(|p| {
-            if changed_leaderships.contains(&p.tp) {
-                failed.push(p.clone());
-                false
-            } else {
-                true
+        // A deposed leader answers its waiting produce requests with NOT_LEADER_OR_FOLLOWER for
+        // the partitions it no longer leads.
+        for p in &mut self.brokers[i].pending_produces {
+            for part in &mut p.partitions {
+                if part.result.is_none() && changed_leaderships.contains(&part.tp) {
+                    part.result = Some(Err(KafkaError::NotLeaderOrFollower));
+                }
             }
-        });
-        for p in failed {
-            self.send(
-                me,
-                p.from,
-                Payload::ProduceResponse {
-                    request_id: p.request_id,
-                    tp: p.tp,
-                    result: Err(KafkaError::NotLeaderOrFollower),
-                },
-            );
         }
+        self.leader_answer_complete_produces(i);
         let led: Vec<TopicPartition> = self.brokers[i]
             .replicas
             .iter()
@@ -894,111 +978,144 @@ impl Simulation {
         self.follower_maybe_fetch(i);
     }
 
-    #[allow(clippy::too_many_arguments)]
+    /// A produce request: each batch is checked and appended, then the high watermarks move
+    /// and waiting fetches wake once for the whole request, as Kafka completes delayed fetches
+    /// after the request's appends.
     fn leader_produce(
         &mut self,
         i: usize,
         from: NodeId,
         request_id: u64,
-        tp: TopicPartition,
         acks: Acks,
         timeout_ms: u64,
-        records: Vec<Record>,
+        batches: Vec<ProduceBatch>,
     ) {
         let id = self.brokers[i].id;
-        let me = NodeId::Broker(id);
-        let min_isr = self.effective_min_isr(&tp.topic) as usize;
-        let respond = |sim: &mut Simulation, result| {
-            if acks != Acks::None {
-                sim.send(
-                    me,
-                    from,
-                    Payload::ProduceResponse {
-                        request_id,
-                        tp: tp.clone(),
-                        result,
-                    },
-                );
+        let mut partitions = Vec::with_capacity(batches.len());
+        let mut appended = Vec::with_capacity(batches.len());
+        for batch in batches {
+            let (outcome, wrote) = self.leader_append_batch(i, acks, &batch.tp, batch.records);
+            if wrote {
+                appended.push(batch.tp.clone());
             }
+            let (base_offset, end_offset, result) = match outcome {
+                BatchOutcome::Done(result) => (0, 0, Some(result)),
+                BatchOutcome::Waiting { base, end } => match acks {
+                    Acks::All => (base, end, None),
+                    Acks::None | Acks::Leader => (base, end, Some(Ok(base))),
+                },
+            };
+            partitions.push(PendingPartition {
+                tp: batch.tp,
+                base_offset,
+                end_offset,
+                result,
+            });
+        }
+        let pending = PendingProduce {
+            from,
+            request_id,
+            partitions,
         };
+        if acks == Acks::None {
+            // Nobody waits for an answer.
+        } else if pending.is_complete() {
+            let me = NodeId::Broker(id);
+            self.send(me, from, pending.into_response());
+        } else {
+            self.brokers[i].pending_produces.push(pending);
+            let incarnation = self.brokers[i].incarnation;
+            self.schedule_in_ms(
+                timeout_ms,
+                Timer::BrokerProduceTimeout {
+                    broker: id,
+                    incarnation,
+                    request_id,
+                },
+            );
+        }
+        for tp in &appended {
+            self.leader_maybe_advance_hw(i, tp);
+        }
+        for tp in &appended {
+            self.leader_wake_parked(i, tp);
+        }
+    }
+
+    /// Checks and appends one batch of a produce request. Returns what became of it, and
+    /// whether records were appended.
+    fn leader_append_batch(
+        &mut self,
+        i: usize,
+        acks: Acks,
+        tp: &TopicPartition,
+        records: Vec<Record>,
+    ) -> (BatchOutcome, bool) {
+        let id = self.brokers[i].id;
+        let refuse = |error| (BatchOutcome::Done(Err(error)), false);
+        let min_isr = self.effective_min_isr(&tp.topic) as usize;
         let policy = self.broker_log_policy(i, &tp.topic);
         // A compacted topic keeps the latest record per key, so it refuses records without one.
         if policy.compact && records.iter().any(|r| r.key.is_none()) {
-            return respond(self, Err(KafkaError::InvalidRecord));
+            return refuse(KafkaError::InvalidRecord);
         }
-        let Some(replica) = self.brokers[i].replicas.get_mut(&tp) else {
-            return respond(self, Err(KafkaError::NotLeaderOrFollower));
+        let Some(replica) = self.brokers[i].replicas.get_mut(tp) else {
+            return refuse(KafkaError::NotLeaderOrFollower);
         };
         if replica.leader != Some(id) {
-            return respond(self, Err(KafkaError::NotLeaderOrFollower));
+            return refuse(KafkaError::NotLeaderOrFollower);
         }
         if acks == Acks::All && replica.isr.len() < min_isr {
-            return respond(self, Err(KafkaError::NotEnoughReplicas));
+            return refuse(KafkaError::NotEnoughReplicas);
         }
-        // Idempotent producers: a retried batch already in the log is acknowledged with its
-        // original offset instead of being written twice.
-        // A producer's sequences grow along the log, so the search stops at its newest record
-        // at or below the batch's first sequence (or from an older producer epoch) however far
-        // back that is, as Kafka's producer state remembers each producer's last batches however
-        // many other producers wrote since. A fixed window let a late retry be written twice.
-        let duplicate = records
-            .first()
-            .filter(|r| r.producer_id >= 0)
-            .and_then(|first| {
-                let found = replica.log.records().rev().find(|r| {
-                    r.producer_id == first.producer_id
-                        && (r.producer_epoch != first.producer_epoch
-                            || r.sequence <= first.sequence)
-                })?;
-                (found.producer_epoch == first.producer_epoch && found.sequence == first.sequence)
-                    .then_some(found.offset)
-            });
-        // With acks=all a duplicate is answered only once the original batch is committed, as
-        // Kafka's delayed produce waits for the original's last offset: answering at once
-        // acknowledged records that a deposed leader held alone (found by `kafka-sim check`).
-        let committed = |end: u64| acks != Acks::All || replica.log.high_watermark() >= end;
-        if let Some(offset) = duplicate.filter(|&o| committed(o + records.len() as u64)) {
-            return respond(self, Ok(offset));
-        }
-        let (base_offset, end_offset) = match duplicate {
-            Some(offset) => (offset, offset + records.len() as u64),
-            None => {
-                let epoch = replica.leader_epoch;
-                let mut base = None;
-                for mut record in records {
-                    record.leader_epoch = epoch;
-                    record.offset = replica.log.log_end_offset();
-                    base.get_or_insert(record.offset);
-                    replica.log.append_at(record, policy.segment_bytes);
+        if let Some(first) = records.first().filter(|r| r.producer_id >= 0) {
+            match idempotent_check(&replica.log, first) {
+                SequenceCheck::Append => {}
+                SequenceCheck::Refuse(error) => return refuse(error),
+                SequenceCheck::Duplicate(offset) => {
+                    // A retried batch already in the log is acknowledged with its original
+                    // offset instead of being written twice. With acks=all it is answered only
+                    // once the original batch is committed, as Kafka's delayed produce waits for
+                    // the original's last offset: answering at once acknowledged records that a
+                    // deposed leader held alone (found by `kafka-sim check`).
+                    let end = offset + records.len() as u64;
+                    if acks != Acks::All || replica.log.high_watermark() >= end {
+                        return (BatchOutcome::Done(Ok(offset)), false);
+                    }
+                    return (BatchOutcome::Waiting { base: offset, end }, false);
                 }
-                let end_offset = replica.log.log_end_offset();
-                self.maybe_flush(i, &tp);
-                (base.unwrap_or(end_offset), end_offset)
-            }
-        };
-        match acks {
-            Acks::None | Acks::Leader => respond(self, Ok(base_offset)),
-            Acks::All => {
-                self.brokers[i].pending_produces.push(PendingProduce {
-                    from,
-                    request_id,
-                    tp: tp.clone(),
-                    base_offset,
-                    end_offset,
-                });
-                let incarnation = self.brokers[i].incarnation;
-                self.schedule_in_ms(
-                    timeout_ms,
-                    Timer::BrokerProduceTimeout {
-                        broker: id,
-                        incarnation,
-                        request_id,
-                    },
-                );
             }
         }
-        self.leader_maybe_advance_hw(i, &tp);
-        self.leader_wake_parked(i, &tp);
+        let epoch = replica.leader_epoch;
+        let base = replica.log.log_end_offset();
+        for mut record in records {
+            record.leader_epoch = epoch;
+            record.offset = replica.log.log_end_offset();
+            replica.log.append_at(record, policy.segment_bytes);
+        }
+        let end = replica.log.log_end_offset();
+        self.maybe_flush(i, tp);
+        (BatchOutcome::Waiting { base, end }, true)
+    }
+
+    /// Sends the answers of waiting produce requests whose partitions all have a result.
+    fn leader_answer_complete_produces(&mut self, i: usize) {
+        if !self.brokers[i]
+            .pending_produces
+            .iter()
+            .any(PendingProduce::is_complete)
+        {
+            return;
+        }
+        let me = NodeId::Broker(self.brokers[i].id);
+        let done: Vec<PendingProduce> = self.brokers[i]
+            .pending_produces
+            .extract_if(.., |p| p.is_complete())
+            .collect();
+        for p in done {
+            let from = p.from;
+            self.send(me, from, p.into_response());
+        }
     }
 
     /// Kafka's `maybeIncrementLeaderHW`: the minimum log end offset over the leader and the
@@ -1038,27 +1155,18 @@ impl Simulation {
         let hw = replica.log.high_watermark();
         // Kafka's checkEnoughReplicasReachOffset counts the maximal ISR (committed plus pending
         // additions), the same set the high watermark was computed over.
-        let me = NodeId::Broker(id);
-        let done: Vec<PendingProduce> = self.brokers[i]
-            .pending_produces
-            .extract_if(.., |p| &p.tp == tp && p.end_offset <= hw)
-            .collect();
-        for p in done {
-            let result = if isr_len < min_isr {
-                Err(KafkaError::NotEnoughReplicasAfterAppend)
-            } else {
-                Ok(p.base_offset)
-            };
-            self.send(
-                me,
-                p.from,
-                Payload::ProduceResponse {
-                    request_id: p.request_id,
-                    tp: p.tp,
-                    result,
-                },
-            );
+        for p in &mut self.brokers[i].pending_produces {
+            for part in &mut p.partitions {
+                if part.result.is_none() && &part.tp == tp && part.end_offset <= hw {
+                    part.result = Some(if isr_len < min_isr {
+                        Err(KafkaError::NotEnoughReplicasAfterAppend)
+                    } else {
+                        Ok(part.base_offset)
+                    });
+                }
+            }
         }
+        self.leader_answer_complete_produces(i);
         // Consumers read up to the high watermark: their waiting fetches may now have data.
         self.leader_wake_parked(i, tp);
     }
@@ -1126,6 +1234,33 @@ impl Simulation {
             self.brokers[i].parked.push(parked);
             self.broker_arm_fetch_wait(i);
         }
+    }
+
+    /// A broker answered a client's request: its connection takes the next request waiting on
+    /// it, in a task of its own so that the answer's handler finishes first.
+    pub(crate) fn broker_answered(&mut self, id: BrokerId, client: NodeId, request_id: u64) {
+        let Some(i) = self.broker_index(id) else {
+            return;
+        };
+        let Some(connection) = self.brokers[i].connections.get_mut(&client) else {
+            return;
+        };
+        if connection.serving != Some(request_id) {
+            return;
+        }
+        connection.serving = None;
+        if connection.waiting.is_empty() {
+            return;
+        }
+        let incarnation = self.brokers[i].incarnation;
+        self.schedule(
+            self.now,
+            crate::sim::Task::Timer(Timer::BrokerNextRequest {
+                broker: id,
+                incarnation,
+                client,
+            }),
+        );
     }
 
     /// Makes sure a [`Timer::BrokerFetchWait`] fires when the earliest parked fetch's wait ends.
@@ -1669,7 +1804,7 @@ pub struct HostedReplicas {
     /// Each hosted topic's name and, by partition number, the index of its entry (`u32::MAX`
     /// where this broker hosts no replica); rebuilt when replicas are added or removed, which
     /// only metadata changes do.
-    topics: Vec<(String, Vec<u32>)>,
+    topics: Vec<(std::sync::Arc<str>, Vec<u32>)>,
 }
 
 impl HostedReplicas {
@@ -1804,5 +1939,57 @@ impl<'de> Deserialize<'de> for HostedReplicas {
         };
         replicas.reindex();
         Ok(replicas)
+    }
+}
+
+/// What a leader's producer state says of an idempotent batch, given its first record.
+enum SequenceCheck {
+    /// The batch follows the producer's last one (or the leader knows nothing of the producer).
+    Append,
+    /// The batch is already in the log at this offset: a retry whose first attempt was written.
+    Duplicate(u64),
+    /// Refused before the append.
+    Refuse(KafkaError),
+}
+
+/// Kafka's `ProducerAppendInfo` checks, with the producer's state read from the log: the newest
+/// record of the producer id gives its epoch and last sequence.
+///
+/// Simplification (ARCHITECTURE.md): Kafka remembers the last five batches of each producer,
+/// and a retry older than those is refused as out of order; here any earlier batch still in the
+/// log is recognised. A producer's sequences grow along the log, so the search for a duplicate
+/// stops at its newest record at or below the batch's first sequence however far back that is.
+fn idempotent_check(log: &ReplicaLog, first: &Record) -> SequenceCheck {
+    let mut newest: Option<&Record> = None;
+    for r in log.records().rev() {
+        if r.producer_id != first.producer_id {
+            continue;
+        }
+        if newest.is_none() {
+            newest = Some(r);
+        }
+        if r.producer_epoch != first.producer_epoch || r.sequence <= first.sequence {
+            if r.producer_epoch == first.producer_epoch && r.sequence == first.sequence {
+                return SequenceCheck::Duplicate(r.offset);
+            }
+            break;
+        }
+    }
+    let Some(last) = newest else {
+        // No state for the producer (a new one, or its records are gone): any sequence goes.
+        return SequenceCheck::Append;
+    };
+    if first.producer_epoch < last.producer_epoch {
+        return SequenceCheck::Refuse(KafkaError::InvalidProducerEpoch);
+    }
+    let expected = if first.producer_epoch > last.producer_epoch {
+        0
+    } else {
+        ((i64::from(last.sequence) + 1) % (i64::from(i32::MAX) + 1)) as i32
+    };
+    if first.sequence == expected {
+        SequenceCheck::Append
+    } else {
+        SequenceCheck::Refuse(KafkaError::OutOfOrderSequenceNumber)
     }
 }

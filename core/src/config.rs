@@ -532,10 +532,29 @@ pub struct ProducerConfig {
     pub request_timeout_ms: u64,
     /// `delivery.timeout.ms`: a record not acknowledged within this time fails.
     pub delivery_timeout_ms: u64,
-    /// `retry.backoff.ms`.
+    /// `retry.backoff.ms`: the first retry's backoff, doubled per attempt (KIP-580).
     pub retry_backoff_ms: u64,
+    /// `retry.backoff.max.ms`: the longest retry backoff (KIP-580, Kafka 3.7).
+    #[serde(default = "default_retry_backoff_max_ms")]
+    pub retry_backoff_max_ms: u64,
+    /// `max.in.flight.requests.per.connection`: produce requests a producer may have
+    /// outstanding to one broker.
+    #[serde(default = "default_max_in_flight")]
+    pub max_in_flight_requests_per_connection: u32,
     /// `enable.idempotence` (default true since Kafka 3.0).
     pub enable_idempotence: bool,
+    /// Whether `enable.idempotence` was set rather than left at its default: only then do
+    /// conflicting settings fail; otherwise they quietly turn idempotence off, as in Kafka.
+    #[serde(default)]
+    pub enable_idempotence_set: bool,
+}
+
+fn default_retry_backoff_max_ms() -> u64 {
+    1_000
+}
+
+fn default_max_in_flight() -> u32 {
+    5
 }
 
 impl Default for ProducerConfig {
@@ -547,7 +566,10 @@ impl Default for ProducerConfig {
             request_timeout_ms: 30_000,
             delivery_timeout_ms: 120_000,
             retry_backoff_ms: 100,
+            retry_backoff_max_ms: default_retry_backoff_max_ms(),
+            max_in_flight_requests_per_connection: default_max_in_flight(),
             enable_idempotence: true,
+            enable_idempotence_set: false,
         }
     }
 }
@@ -560,6 +582,8 @@ impl ProducerConfig {
         "request.timeout.ms",
         "delivery.timeout.ms",
         "retry.backoff.ms",
+        "retry.backoff.max.ms",
+        "max.in.flight.requests.per.connection",
         "enable.idempotence",
     ];
 
@@ -584,20 +608,44 @@ impl ProducerConfig {
             "request.timeout.ms" => self.request_timeout_ms = int_in(name, value, 1, 3_600_000)? as u64,
             "delivery.timeout.ms" => self.delivery_timeout_ms = int_in(name, value, 1, 86_400_000)? as u64,
             "retry.backoff.ms" => self.retry_backoff_ms = int_in(name, value, 0, 60_000)? as u64,
-            "enable.idempotence" => self.enable_idempotence = bool_value(name, value)?,
+            "retry.backoff.max.ms" => self.retry_backoff_max_ms = int_in(name, value, 0, 60_000)? as u64,
+            "max.in.flight.requests.per.connection" => {
+                self.max_in_flight_requests_per_connection = int_in(name, value, 1, 1_000)? as u32
+            }
+            "enable.idempotence" => {
+                self.enable_idempotence = bool_value(name, value)?;
+                self.enable_idempotence_set = true;
+            }
             _ => return Err(unknown("producer", name, Self::KNOWN)),
         }
         Ok(())
     }
 
-    /// Kafka's client-side check: idempotence needs `acks=all`, and `delivery.timeout.ms` must cover
+    /// Whether the producer is idempotent: `enable.idempotence`, unless it was left at its
+    /// default and `acks` or `max.in.flight.requests.per.connection` conflict with it, which
+    /// quietly turns it off (`ProducerConfig#postProcessAndValidateIdempotenceConfigs`).
+    pub fn idempotent(&self) -> bool {
+        self.enable_idempotence && self.idempotence_conflict().is_none()
+    }
+
+    fn idempotence_conflict(&self) -> Option<&'static str> {
+        if self.acks != Acks::All {
+            Some("Must set acks to all in order to use the idempotent producer. Set enable.idempotence=false to use acks=0 or acks=1.")
+        } else if self.max_in_flight_requests_per_connection > 5 {
+            Some("Must set max.in.flight.requests.per.connection to at most 5 when using the idempotent producer.")
+        } else {
+            None
+        }
+    }
+
+    /// Kafka's client-side check: an explicitly enabled idempotence needs `acks=all` and at most
+    /// 5 requests in flight per connection, and `delivery.timeout.ms` must cover
     /// `linger.ms + request.timeout.ms`.
     pub fn validate(&self) -> Result<()> {
-        if self.enable_idempotence && self.acks != Acks::All {
-            return Err(Error::new(
-                ErrorKind::InvalidConfig,
-                "Must set acks to all in order to use the idempotent producer. Set enable.idempotence=false to use acks=0 or acks=1.",
-            ));
+        if self.enable_idempotence && self.enable_idempotence_set {
+            if let Some(conflict) = self.idempotence_conflict() {
+                return Err(Error::new(ErrorKind::InvalidConfig, conflict));
+            }
         }
         if self.delivery_timeout_ms < self.linger_ms + self.request_timeout_ms {
             return Err(Error::new(

@@ -216,7 +216,8 @@ impl Simulation {
             }
             return;
         }
-        let topic = c.spec.topic.clone();
+        // Shared once here, so that naming each partition below copies no string.
+        let topic: std::sync::Arc<str> = std::sync::Arc::from(c.spec.topic.as_str());
         let group = c.spec.group.clone();
         let mut by_leader: BTreeMap<BrokerId, Vec<FetchPartition>> = BTreeMap::new();
         let mut missing_leader = false;

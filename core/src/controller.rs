@@ -561,7 +561,7 @@ impl Simulation {
             .controller
             .image
             .topics
-            .get(&tp.topic)
+            .get(&*tp.topic)
             .and_then(|t| t.config.unclean_leader_election_enable)
             .unwrap_or(self.config.unclean_leader_election_enable);
         let elr_enabled = self.config.eligible_leader_replicas;
@@ -626,7 +626,7 @@ impl Simulation {
             return;
         }
         new_state.partition_epoch += 1;
-        if let Some(t) = self.controller.image.topics.get_mut(&tp.topic) {
+        if let Some(t) = self.controller.image.topics.get_mut(&*tp.topic) {
             t.partitions[tp.partition as usize] = new_state.clone();
         }
         if new_state.isr != state.isr || new_state.elr != state.elr {
@@ -708,7 +708,7 @@ impl Simulation {
         }
         new_state.isr = new_isr;
         new_state.partition_epoch += 1;
-        if let Some(t) = self.controller.image.topics.get_mut(&tp.topic) {
+        if let Some(t) = self.controller.image.topics.get_mut(&*tp.topic) {
             t.partitions[tp.partition as usize] = new_state.clone();
         }
         let reason = if grew {

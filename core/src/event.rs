@@ -422,7 +422,9 @@ impl Event {
                 format!("Broker {broker} truncated its copy of {tp} from offset {from_offset} to {to_offset} {why}.")
             }
             EventKind::ProduceFailed { producer, tp, error, gave_up } => {
-                if *gave_up {
+                if *gave_up && NOT_RETRIABLE.contains(&error.as_str()) {
+                    format!("{producer} failed a batch for {tp}: {error} is not retriable.")
+                } else if *gave_up {
                     format!("{producer} gave up a batch for {tp} after {error}: delivery.timeout.ms passed.")
                 } else {
                     format!("{producer} got {error} from {tp}; it refreshes metadata and retries.")
@@ -444,3 +446,11 @@ impl Event {
         }
     }
 }
+
+/// Errors after which a producer fails a batch at once instead of retrying it.
+const NOT_RETRIABLE: [&str; 4] = [
+    "INVALID_RECORD",
+    "INVALID_REQUEST",
+    "INVALID_PRODUCER_EPOCH",
+    "OUT_OF_ORDER_SEQUENCE_NUMBER",
+];

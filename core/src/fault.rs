@@ -22,10 +22,13 @@ pub struct NetworkFaults {
     /// Nodes cut off from every other node, in both directions.
     isolated: BTreeSet<NodeId>,
     /// Extra one-way latency, in milliseconds, on every message to or from a node.
+    #[serde(with = "crate::network::node_keyed")]
     delay_ms: BTreeMap<NodeId, u64>,
     /// Extra delay, in milliseconds, before a slow follower's fetch requests leave it.
+    #[serde(with = "crate::network::node_keyed")]
     slow_fetch_ms: BTreeMap<NodeId, u64>,
     /// Per mille of messages to or from a node that are lost at random.
+    #[serde(with = "crate::network::node_keyed")]
     drop_per_mille: BTreeMap<NodeId, u32>,
     /// Per mille of all messages lost at random.
     global_drop_per_mille: u32,

@@ -309,7 +309,8 @@ pub enum AnomalyKind {
     PollSkip,
     /// A consumer's reads went back or repeated an offset.
     NonmonotonicPoll,
-    /// A producer's acknowledged send landed at or before an earlier one of its own.
+    /// A producer's acknowledged send landed at or before one it sent earlier (in the order the
+    /// application called `send()`) to the same partition.
     NonmonotonicSend,
 }
 
@@ -584,8 +585,8 @@ struct Scan {
     drain_start: BTreeMap<TopicPartition, u64>,
     /// Each consumer's last read per partition, forgotten at a rebalance.
     last_read: BTreeMap<(u32, TopicPartition), ReadRecord>,
-    /// Each producer's highest acknowledged send per partition.
-    highest_send: BTreeMap<(u32, TopicPartition), ReadRecord>,
+    /// Each producer's acknowledged sends per partition, as (value, offset).
+    sends: BTreeMap<(u32, TopicPartition), Vec<(ValueId, u64)>>,
     report: HistoryReport,
 }
 
@@ -612,23 +613,13 @@ impl Scan {
                 self.not_failed.insert(value);
                 self.observe(partition, offset, value);
                 self.acked.push((partition.clone(), offset, value));
-                // "Later" is completion order: the order the producer learned its offsets in.
-                let key = (producer, partition.clone());
-                match self.highest_send.get(&key).copied() {
-                    Some((high, high_value)) if offset <= high => {
-                        let mut anomaly = Anomaly::new(
-                            AnomalyKind::NonmonotonicSend,
-                            partition.clone(),
-                            vec![high, offset],
-                            vec![high_value, value],
-                        );
-                        anomaly.client = Some(producer);
-                        self.report.anomalies.push(anomaly);
-                    }
-                    _ => {
-                        self.highest_send.insert(key, (offset, value));
-                    }
-                }
+                // "Later" is send order, the order the application called send() in, which is
+                // the order of a producer's value ids: compared once every send is in (see
+                // `finish`), since a pipelined producer learns its offsets in any order.
+                self.sends
+                    .entry((producer, partition.clone()))
+                    .or_default()
+                    .push((value, offset));
             }
             SendOutcome::Fail => {
                 self.report.failed_sends += 1;
@@ -733,6 +724,27 @@ impl Scan {
     }
 
     fn finish(mut self) -> HistoryReport {
+        // Every send must land after all of the same producer's earlier sends to the partition;
+        // a send at or below the highest earlier offset is reported against that one.
+        for ((producer, partition), sends) in &mut self.sends {
+            sends.sort_unstable();
+            let mut highest: Option<(u64, ValueId)> = None;
+            for &(value, offset) in sends.iter() {
+                match highest {
+                    Some((high, high_value)) if offset <= high => {
+                        let mut anomaly = Anomaly::new(
+                            AnomalyKind::NonmonotonicSend,
+                            partition.clone(),
+                            vec![high, offset],
+                            vec![high_value, value],
+                        );
+                        anomaly.client = Some(*producer);
+                        self.report.anomalies.push(anomaly);
+                    }
+                    _ => highest = Some((offset, value)),
+                }
+            }
+        }
         for (&(ref partition, offset), values) in &self.values_at {
             if values.len() > 1 {
                 self.report.anomalies.push(Anomaly::new(

@@ -59,6 +59,8 @@ pub struct InvariantChecker {
     /// the name rather than a `TopicPartition` so that a check, run after every event, looks
     /// partitions up without allocating.
     partitions: BTreeMap<String, Vec<PartitionMemory>>,
+    /// Each topic's name as a shared string, made once, for the lookup key of its replicas.
+    names: BTreeMap<String, std::sync::Arc<str>>,
     /// What was learnt about the controller quorum.
     quorum: crate::quorum::QuorumMemory,
     /// How many operations of the simulation's history have been read for acknowledged sends.
@@ -110,6 +112,7 @@ impl InvariantChecker {
         // with no history (its epochs and offsets start from zero again).
         if self.partitions.len() > topics.len() {
             self.partitions.retain(|name, _| topics.contains_key(name));
+            self.names.retain(|name, _| topics.contains_key(name));
         }
         self.read_acknowledgements(sim);
         // One key reused for every replica lookup, so that no name is copied per partition.
@@ -126,8 +129,13 @@ impl InvariantChecker {
             if memories.len() < topic.partitions.len() {
                 memories.resize_with(topic.partitions.len(), PartitionMemory::default);
             }
-            key.topic.clear();
-            key.topic.push_str(name);
+            if !self.names.contains_key(name.as_str()) {
+                self.names
+                    .insert(name.clone(), std::sync::Arc::from(name.as_str()));
+            }
+            if let Some(shared) = self.names.get(name.as_str()) {
+                key.topic = shared.clone();
+            }
             for (p, (state, memory)) in topic.partitions.iter().zip(memories.iter_mut()).enumerate()
             {
                 key.partition = p as u32;
@@ -248,13 +256,14 @@ impl InvariantChecker {
             else {
                 continue;
             };
-            let Some(topic) = sim.metadata().topics.get(&partition.topic) else {
+            let Some(topic) = sim.metadata().topics.get(&*partition.topic) else {
                 continue;
             };
-            if !self.partitions.contains_key(partition.topic.as_str()) {
-                self.partitions.insert(partition.topic.clone(), Vec::new());
+            if !self.partitions.contains_key(&*partition.topic) {
+                self.partitions
+                    .insert(partition.topic.to_string(), Vec::new());
             }
-            let Some(memories) = self.partitions.get_mut(partition.topic.as_str()) else {
+            let Some(memories) = self.partitions.get_mut(&*partition.topic) else {
                 continue;
             };
             if memories.len() < topic.partitions.len() {

@@ -92,6 +92,10 @@ pub enum KafkaError {
     InvalidRequest,
     /// A record the log refuses, e.g. one without a key for a compacted topic.
     InvalidRecord,
+    /// An idempotent producer's batch does not follow the last sequence the broker has for it.
+    OutOfOrderSequenceNumber,
+    /// An idempotent producer's epoch is older than the one the broker has seen (fenced).
+    InvalidProducerEpoch,
 }
 
 impl KafkaError {
@@ -110,6 +114,32 @@ impl KafkaError {
             KafkaError::IneligibleReplica => "INELIGIBLE_REPLICA",
             KafkaError::InvalidRequest => "INVALID_REQUEST",
             KafkaError::InvalidRecord => "INVALID_RECORD",
+            KafkaError::OutOfOrderSequenceNumber => "OUT_OF_ORDER_SEQUENCE_NUMBER",
+            KafkaError::InvalidProducerEpoch => "INVALID_PRODUCER_EPOCH",
         }
+    }
+
+    /// Whether a client retries after this error (Kafka's `RetriableException` subclasses).
+    /// The others fail the batch at once.
+    pub fn is_retriable(self) -> bool {
+        !matches!(
+            self,
+            KafkaError::InvalidRecord
+                | KafkaError::InvalidRequest
+                | KafkaError::InvalidProducerEpoch
+                | KafkaError::OutOfOrderSequenceNumber
+        )
+    }
+
+    /// Whether the error means the client's metadata is stale (Kafka's
+    /// `InvalidMetadataException` subclasses), so that it asks for fresh metadata.
+    pub fn invalidates_metadata(self) -> bool {
+        matches!(
+            self,
+            KafkaError::NotLeaderOrFollower
+                | KafkaError::NetworkException
+                | KafkaError::FencedLeaderEpoch
+                | KafkaError::UnknownLeaderEpoch
+        )
     }
 }

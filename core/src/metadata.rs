@@ -6,19 +6,24 @@ use crate::BrokerId;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::collections::BTreeMap;
 use std::fmt;
+use std::sync::Arc;
 
 /// A topic name and partition number, written `topic-partition` as Kafka prints it.
+///
+/// The name is shared (`Arc<str>`): partition names travel in every request, response and
+/// purgatory entry, and a copy must cost neither an allocation nor, when two names are the same
+/// allocation, a comparison of their bytes.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct TopicPartition {
     /// The topic name.
-    pub topic: String,
+    pub topic: Arc<str>,
     /// The partition number.
     pub partition: u32,
 }
 
 impl TopicPartition {
     /// `topic`-`partition`.
-    pub fn new(topic: impl Into<String>, partition: u32) -> TopicPartition {
+    pub fn new(topic: impl Into<Arc<str>>, partition: u32) -> TopicPartition {
         TopicPartition {
             topic: topic.into(),
             partition,
@@ -124,7 +129,7 @@ impl MetadataImage {
     /// One partition's record.
     pub fn partition(&self, tp: &TopicPartition) -> Option<&PartitionState> {
         self.topics
-            .get(&tp.topic)?
+            .get(&*tp.topic)?
             .partitions
             .get(tp.partition as usize)
     }

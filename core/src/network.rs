@@ -6,7 +6,7 @@ use crate::metadata::{MetadataImage, TopicPartition};
 use crate::time::SimTime;
 use crate::{BrokerId, KafkaError};
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
 /// A node that sends or receives messages.
@@ -79,6 +79,15 @@ pub enum FetchResult {
     },
     /// The request failed for this partition.
     Error(KafkaError),
+}
+
+/// One partition's batch in a produce request.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProduceBatch {
+    /// The partition.
+    pub tp: TopicPartition,
+    /// The records, in order; offsets are assigned by the leader.
+    pub records: Vec<Record>,
 }
 
 /// The body of a message.
@@ -182,27 +191,24 @@ pub enum Payload {
         /// One result per requested partition.
         partitions: Vec<(TopicPartition, FetchResult)>,
     },
-    /// A producer sending one batch to a partition leader.
+    /// A producer's request to one broker: at most one batch for each of the partitions it
+    /// leads, drained from the accumulator together, as Kafka's sender does.
     Produce {
         /// Matches the response to the request.
         request_id: u64,
-        /// The partition.
-        tp: TopicPartition,
         /// The producer's `acks`.
         acks: crate::config::Acks,
         /// `request.timeout.ms`, which is also the produce purgatory's timeout.
         timeout_ms: u64,
-        /// The records; offsets are assigned by the leader.
-        records: Vec<Record>,
+        /// One batch per partition; offsets are assigned by the leader.
+        batches: Vec<ProduceBatch>,
     },
-    /// The answer to a produce request.
+    /// The answer to a produce request, once every partition in it has a result.
     ProduceResponse {
         /// The request answered.
         request_id: u64,
-        /// The partition.
-        tp: TopicPartition,
-        /// The base offset of the batch, or the error.
-        result: Result<u64, KafkaError>,
+        /// Per partition: the base offset of its batch, or the error.
+        results: Vec<(TopicPartition, Result<u64, KafkaError>)>,
     },
     /// A client asking any broker for partition leaders.
     Metadata {
@@ -293,6 +299,20 @@ impl Payload {
         }
     }
 
+    /// The request a broker's response answers: every client request gets one (or a
+    /// `Disconnected`), which frees its connection for the next request.
+    pub fn answers_request(&self) -> Option<u64> {
+        match self {
+            Payload::FetchResponse { request_id, .. }
+            | Payload::ProduceResponse { request_id, .. }
+            | Payload::MetadataResponse { request_id, .. }
+            | Payload::ListOffsetsResponse { request_id, .. }
+            | Payload::OffsetsForLeaderEpochResponse { request_id, .. }
+            | Payload::Disconnected { request_id } => Some(*request_id),
+            _ => None,
+        }
+    }
+
     /// Whether this is a response (travelling back to the requester).
     pub fn is_response(&self) -> bool {
         matches!(
@@ -336,9 +356,81 @@ pub struct Network {
     pub(crate) faults: crate::fault::NetworkFaults,
     /// Messages lost to faults so far.
     pub(crate) dropped: u64,
+    /// The latest delivery time scheduled on each link, so that a link delivers in send order
+    /// as a TCP connection does: jitter delays a message but never lets it overtake an earlier
+    /// one to the same node.
+    #[serde(skip)]
+    link_clock: BTreeMap<(NodeId, NodeId), SimTime>,
+    /// Producer connections, as `(producer, broker)`, on which a message was lost: TCP never
+    /// delivers a later message after losing an earlier one, so a loss breaks the connection and
+    /// every later message on it, either way, is lost too until the producer reconnects.
+    #[serde(default)]
+    broken: BTreeSet<(u32, BrokerId)>,
+    /// The first request id of each producer connection's current incarnation: answers to older
+    /// requests belonged to a connection that is closed and go nowhere.
+    #[serde(default)]
+    connection_start: BTreeMap<u32, BTreeMap<BrokerId, u64>>,
+}
+
+/// The producer connection a message travels on, as `(producer, broker)`, if any.
+///
+/// Only producers pipeline requests that must not be reordered or skipped (up to
+/// `max.in.flight.requests.per.connection` produce requests); consumers retry each request on its
+/// own timeout, so for them a lost message is modelled as just that.
+pub(crate) fn producer_connection(from: NodeId, to: NodeId) -> Option<(u32, BrokerId)> {
+    match (from, to) {
+        (NodeId::Producer(p), NodeId::Broker(b)) | (NodeId::Broker(b), NodeId::Producer(p)) => {
+            Some((p, b))
+        }
+        _ => None,
+    }
 }
 
 impl Network {
+    /// Whether a message on producer connection `connection` is lost because the connection
+    /// broke earlier, or because it answers a request of a connection the producer has closed.
+    pub(crate) fn connection_lost(
+        &self,
+        connection: (u32, BrokerId),
+        request_id: Option<u64>,
+    ) -> bool {
+        self.broken.contains(&connection)
+            || request_id.is_some_and(|id| id < self.connection_start(connection))
+    }
+
+    /// A message on producer connection `connection` was lost: the connection is broken.
+    pub(crate) fn break_connection(&mut self, connection: (u32, BrokerId)) {
+        self.broken.insert(connection);
+    }
+
+    /// The producer closed its connection to a broker and opens a new one whose first request
+    /// will be `first_request_id`.
+    pub(crate) fn reconnect(&mut self, connection: (u32, BrokerId), first_request_id: u64) {
+        self.broken.remove(&connection);
+        self.connection_start
+            .entry(connection.0)
+            .or_default()
+            .insert(connection.1, first_request_id);
+    }
+
+    /// The first request id of producer connection `connection`'s current incarnation.
+    pub(crate) fn connection_start(&self, connection: (u32, BrokerId)) -> u64 {
+        self.connection_start
+            .get(&connection.0)
+            .and_then(|brokers| brokers.get(&connection.1))
+            .copied()
+            .unwrap_or(0)
+    }
+    /// When a message sent now on `from → to` and due at `due` is delivered: no earlier than any
+    /// message sent before it on the link.
+    pub(crate) fn in_order(&mut self, from: NodeId, to: NodeId, due: SimTime) -> SimTime {
+        let last = self.link_clock.entry((from, to)).or_insert(due);
+        if *last < due {
+            *last = due;
+        }
+        *last
+    }
+
     /// Registers a message and returns its id; the caller schedules its delivery.
     pub(crate) fn send(
         &mut self,
@@ -372,5 +464,28 @@ impl Network {
     /// Messages in flight, in send order.
     pub fn in_flight(&self) -> impl Iterator<Item = &Message> {
         self.in_flight.values()
+    }
+}
+
+/// Serde for maps keyed by [`NodeId`]: JSON object keys must be strings, so such a map is
+/// written as a list of `[node, value]` pairs (use with `#[serde(with = "node_keyed")]`).
+pub(crate) mod node_keyed {
+    use super::NodeId;
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+    use std::collections::BTreeMap;
+
+    pub(crate) fn serialize<V: Serialize, S: Serializer>(
+        map: &BTreeMap<NodeId, V>,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        serializer.collect_seq(map.iter())
+    }
+
+    pub(crate) fn deserialize<'de, V: Deserialize<'de>, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<BTreeMap<NodeId, V>, D::Error> {
+        Ok(Vec::<(NodeId, V)>::deserialize(deserializer)?
+            .into_iter()
+            .collect())
     }
 }

@@ -1,8 +1,14 @@
 //! A producer client: keyed partitioning, batching by `batch.size` and `linger.ms`, `acks`,
 //! retries within `delivery.timeout.ms`, and idempotent sequence numbers (`SEMANTICS.md` §1, §7).
 //!
-//! Simplification (shown in the page and ARCHITECTURE.md): at most one batch per partition is in
-//! flight, as with `max.in.flight.requests.per.connection=1`; Kafka's default allows five.
+//! It follows Kafka's `RecordAccumulator` and `Sender`: records join their partition's last
+//! batch; a batch is ready when full, lingered or retried after its backoff; each send drains the
+//! ready batches of every partition led by one broker into one produce request per broker, up to
+//! `max.in.flight.requests.per.connection` requests in flight per broker (a partition is muted
+//! only when that is 1). Failed batches go back to the front of their queue in sequence order.
+//!
+//! Simplification (shown in the page and ARCHITECTURE.md): the accumulator holds up to
+//! [`MAX_QUEUED_RECORDS`] records rather than `buffer.memory` bytes.
 
 use crate::config::{Acks, ProducerConfig};
 use crate::error::{Error, ErrorKind, Result};
@@ -10,7 +16,7 @@ use crate::event::EventKind;
 use crate::history::SendOutcome;
 use crate::log::Record;
 use crate::metadata::{MetadataImage, TopicPartition};
-use crate::network::{Message, NodeId, Payload};
+use crate::network::{Message, NodeId, Payload, ProduceBatch};
 use crate::partitioner::{partition_for_key, StickyPartitioner};
 use crate::sim::{Simulation, Timer};
 use crate::time::SimTime;
@@ -57,13 +63,64 @@ struct PendingRecord {
     tombstone: bool,
     created: SimTime,
     size: u32,
-    sequence: i32,
 }
 
+/// A batch of records for one partition (Kafka's `ProducerBatch`): filled in the accumulator up
+/// to `batch.size`, drained into a request, and put back at the front of its queue to retry.
 #[derive(Clone, Debug, Serialize, Deserialize)]
-struct InFlight {
-    request_id: u64,
+struct ProducerBatch {
     records: Vec<PendingRecord>,
+    bytes: u64,
+    created: SimTime,
+    /// Retries so far; a retry waits until `retry_at`.
+    attempts: u32,
+    retry_at: SimTime,
+    /// The first record's sequence number, assigned when the batch is first drained by an
+    /// idempotent producer and kept by every retry, so that the broker can spot duplicates;
+    /// -1 until then.
+    base_sequence: i32,
+    /// The producer epoch the sequence belongs to.
+    producer_epoch: u16,
+    /// An earlier attempt may have been written (its answer was lost, or the leader failed
+    /// after the append), so a failure of this batch is not a definite one.
+    maybe_written: bool,
+}
+
+/// The accumulator's queue of batches for one partition, and what the sender knows of it.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+struct PartitionQueue {
+    batches: VecDeque<ProducerBatch>,
+    /// Batches of this partition in requests not yet answered.
+    in_flight: u32,
+    /// The next sequence number to give out (idempotent producers).
+    next_sequence: i32,
+    /// The last sequence the broker acknowledged in this epoch, -1 for none.
+    #[serde(default = "no_sequence")]
+    last_acked: i32,
+}
+
+fn no_sequence() -> i32 {
+    -1
+}
+
+impl Default for PartitionQueue {
+    fn default() -> Self {
+        PartitionQueue {
+            batches: VecDeque::new(),
+            in_flight: 0,
+            next_sequence: 0,
+            last_acked: no_sequence(),
+        }
+    }
+}
+
+/// A produce request sent to a broker and not yet answered.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+struct InFlightRequest {
+    request_id: u64,
+    node: BrokerId,
+    /// The batches it carries, with their partition numbers.
+    batches: Vec<(u32, ProducerBatch)>,
 }
 
 /// Counters a producer keeps, as its metrics would show.
@@ -95,14 +152,26 @@ pub struct Producer {
     producer_epoch: u16,
     metadata: Option<MetadataImage>,
     metadata_request: Option<u64>,
+    /// An error said the metadata is stale: fresh metadata is asked for while sending goes on
+    /// with what the producer has, as Kafka's `Metadata#requestUpdate`.
+    #[serde(default)]
+    metadata_stale: bool,
     bootstrap_cursor: u64,
-    queues: BTreeMap<u32, VecDeque<PendingRecord>>,
-    retries: BTreeMap<u32, Vec<PendingRecord>>,
-    in_flight: BTreeMap<u32, InFlight>,
-    backoff_until: BTreeMap<u32, SimTime>,
-    next_sequence: BTreeMap<u32, i32>,
+    /// The accumulator, by partition number.
+    partitions: Vec<PartitionQueue>,
+    /// Produce requests in flight, oldest first.
+    requests: Vec<InFlightRequest>,
+    /// Where the next drain for each broker starts among the partitions it leads, so that every
+    /// partition gets its turn when a request fills up (Kafka's `nodesDrainIndex`).
+    drain_index: BTreeMap<BrokerId, usize>,
     sticky: StickyPartitioner,
     wake_at: Option<SimTime>,
+    /// The topic's name as a shared string, made once (a cache: not part of the state).
+    #[serde(skip)]
+    topic_name: Option<Arc<str>>,
+    /// When the next workload tick runs: a wake-up due no earlier is left to the tick.
+    #[serde(default)]
+    next_tick: SimTime,
     next_value: u64,
     /// Records owed by the rate but not yet generated, in millionths of a record.
     #[serde(default)]
@@ -158,13 +227,57 @@ impl Producer {
 
     /// Records waiting in the accumulator or in flight.
     pub fn pending(&self) -> usize {
-        self.queues.values().map(VecDeque::len).sum::<usize>()
-            + self.retries.values().map(Vec::len).sum::<usize>()
-            + self
-                .in_flight
-                .values()
-                .map(|f| f.records.len())
-                .sum::<usize>()
+        let queued: usize = self
+            .partitions
+            .iter()
+            .flat_map(|q| q.batches.iter())
+            .map(|b| b.records.len())
+            .sum();
+        let in_flight: usize = self
+            .requests
+            .iter()
+            .flat_map(|r| r.batches.iter())
+            .map(|(_, b)| b.records.len())
+            .sum();
+        queued + in_flight
+    }
+
+    /// One of the topic's partitions, named without copying the topic's name.
+    fn topic_partition(&mut self, partition: u32) -> TopicPartition {
+        let spec = &self.spec;
+        let name = self
+            .topic_name
+            .get_or_insert_with(|| Arc::from(spec.topic.as_str()));
+        TopicPartition::new(name.clone(), partition)
+    }
+
+    /// Produce requests sent to this broker and not yet answered.
+    pub fn requests_in_flight(&self, node: BrokerId) -> u32 {
+        self.requests.iter().filter(|r| r.node == node).count() as u32
+    }
+
+    /// The lowest sequence among the partition's batches in flight or waiting to be retried
+    /// (Kafka's `TransactionManager#firstInFlightSequence`).
+    fn first_in_flight_sequence(&self, partition: u32) -> Option<i32> {
+        let in_requests = self
+            .requests
+            .iter()
+            .flat_map(|r| r.batches.iter())
+            .filter(|(q, _)| *q == partition)
+            .map(|(_, b)| b.base_sequence);
+        let retrying = self
+            .partitions
+            .get(partition as usize)
+            .into_iter()
+            .flat_map(|q| q.batches.iter())
+            .filter(|b| b.attempts > 0)
+            .map(|b| b.base_sequence);
+        in_requests.chain(retrying).filter(|&s| s >= 0).min()
+    }
+
+    /// Whether the producer sends idempotently (it has a producer id).
+    fn idempotent(&self) -> bool {
+        self.producer_id >= 0
     }
 }
 
@@ -209,7 +322,7 @@ impl Simulation {
             ));
         }
         let index = self.producers.len() as u32;
-        let producer_id = if spec.config.enable_idempotence {
+        let producer_id = if spec.config.idempotent() {
             1000 + i64::from(index)
         } else {
             -1
@@ -221,14 +334,15 @@ impl Simulation {
             producer_epoch: 0,
             metadata: None,
             metadata_request: None,
+            metadata_stale: false,
             bootstrap_cursor: u64::from(index),
-            queues: BTreeMap::new(),
-            retries: BTreeMap::new(),
-            in_flight: BTreeMap::new(),
-            backoff_until: BTreeMap::new(),
-            next_sequence: BTreeMap::new(),
+            partitions: Vec::new(),
+            requests: Vec::new(),
+            drain_index: BTreeMap::new(),
             sticky: StickyPartitioner::default(),
             wake_at: None,
+            topic_name: None,
+            next_tick: SimTime::ZERO,
             next_value: 0,
             rate_carry: 0,
             key_names: Vec::new(),
@@ -312,7 +426,7 @@ impl Simulation {
         match timer {
             Timer::ProducerTick { producer } => {
                 let rate = u64::from(self.producers[producer as usize].spec.rate_per_sec);
-                if let Some(per_record_us) = 1_000_000u64.checked_div(rate) {
+                let next = if let Some(per_record_us) = 1_000_000u64.checked_div(rate) {
                     // Records are created in ticks of at least 1 ms (one record per tick below
                     // 1,000 records/s), all those due in the tick at once: fast producers then
                     // cost one event per millisecond rather than one per record.
@@ -322,19 +436,23 @@ impl Simulation {
                     let due = p.rate_carry / 1_000_000;
                     p.rate_carry %= 1_000_000;
                     self.producer_generate(producer, due);
-                    let at = self.now.plus_us(interval_us);
-                    self.schedule(
-                        at,
-                        crate::sim::Task::Timer(Timer::ProducerTick { producer }),
-                    );
+                    self.now.plus_us(interval_us)
                 } else {
                     // Paused: look again in a second in case the rate was raised.
-                    self.schedule_in_ms(1_000, Timer::ProducerTick { producer });
-                }
+                    self.now.plus_ms(1_000)
+                };
+                self.producers[producer as usize].next_tick = next;
+                self.schedule(
+                    next,
+                    crate::sim::Task::Timer(Timer::ProducerTick { producer }),
+                );
                 self.producer_try_send(producer);
             }
             Timer::ProducerWake { producer } => {
-                self.producers[producer as usize].wake_at = None;
+                let p = &mut self.producers[producer as usize];
+                if p.wake_at == Some(self.now) {
+                    p.wake_at = None;
+                }
                 self.producer_try_send(producer);
             }
             Timer::ProducerRequestTimeout {
@@ -347,21 +465,39 @@ impl Simulation {
                     self.producer_request_metadata(producer);
                     return;
                 }
-                let partition = p
-                    .in_flight
+                // Kafka's network client closes a connection whose request timed out, so every
+                // other request in flight on it fails too (with NETWORK_EXCEPTION) and is retried
+                // in order: otherwise a later batch could be acknowledged before an earlier one.
+                let node = p
+                    .requests
                     .iter()
-                    .find(|(_, f)| f.request_id == request_id)
-                    .map(|(&k, _)| k);
-                if let Some(partition) = partition {
-                    self.producer_failed_batch(producer, partition, KafkaError::RequestTimedOut);
+                    .find(|r| r.request_id == request_id)
+                    .map(|r| r.node);
+                let Some(node) = node else {
+                    return;
+                };
+                let first_request_id = self.next_request_id;
+                self.network.reconnect((producer, node), first_request_id);
+                let others: Vec<u64> = p
+                    .requests
+                    .iter()
+                    .filter(|r| r.node == node && r.request_id != request_id)
+                    .map(|r| r.request_id)
+                    .collect();
+                // All of them are back in the accumulator before anything is sent again.
+                self.producer_request_failed(producer, request_id, KafkaError::RequestTimedOut);
+                for other in others {
+                    self.producer_request_failed(producer, other, KafkaError::NetworkException);
                 }
+                self.producer_try_send(producer);
             }
             _ => {}
         }
     }
 
     /// Creates up to `count` records, as an application calling `send()` would, while the
-    /// accumulator has room.
+    /// accumulator has room, and appends each to its partition's last batch if it fits there
+    /// (`RecordAccumulator#append`).
     fn producer_generate(&mut self, index: u32, count: u64) {
         let now = self.now;
         let partitions = self
@@ -422,156 +558,273 @@ impl Simulation {
             let tombstone =
                 key.is_some() && per_mille > 0 && self.rng.below(1_000) < u64::from(per_mille);
             let p = &mut self.producers[index as usize];
-            p.queues
-                .entry(partition)
-                .or_default()
-                .push_back(PendingRecord {
-                    key,
-                    value,
-                    value_id,
-                    tombstone,
+            let batch_size = p.spec.config.batch_size;
+            if p.partitions.len() <= partition as usize {
+                p.partitions
+                    .resize_with(partition as usize + 1, PartitionQueue::default);
+            }
+            let queue = &mut p.partitions[partition as usize].batches;
+            let record = PendingRecord {
+                key,
+                value,
+                value_id,
+                tombstone,
+                created: now,
+                size,
+            };
+            // A batch that was sent once is closed: a retry carries exactly what it carried.
+            match queue.back_mut() {
+                Some(last)
+                    if last.attempts == 0
+                        && last.base_sequence < 0
+                        && last.bytes + u64::from(size) <= batch_size =>
+                {
+                    last.bytes += u64::from(size);
+                    last.records.push(record);
+                }
+                _ => queue.push_back(ProducerBatch {
+                    records: vec![record],
+                    bytes: u64::from(size),
                     created: now,
-                    size,
-                    sequence: -1,
-                });
+                    attempts: 0,
+                    retry_at: now,
+                    base_sequence: -1,
+                    producer_epoch: 0,
+                    maybe_written: false,
+                }),
+            }
             p.stats.sent += 1;
         }
     }
 
-    /// Sends every batch that is ready: full, lingered long enough, or a retry past its backoff.
+    /// Kafka's `Sender#sendProducerData`: finds the brokers that lead a partition with a batch
+    /// ready (full, lingered `linger.ms`, or a retry past its backoff), and sends each of them
+    /// with a free connection slot one request holding the first batch of every partition it
+    /// leads (`RecordAccumulator#ready` and `#drain`).
     fn producer_try_send(&mut self, index: u32) {
         let now = self.now;
+        self.producer_expire_batches(index);
+        let p = &self.producers[index as usize];
+        let config = &p.spec.config;
         let mut next_wake: Option<SimTime> = None;
-        let mut needs_metadata = false;
-        let partitions: Vec<u32> = {
-            let p = &self.producers[index as usize];
-            // Sized up front: collecting a filtered chain grew the Vec several times per call.
-            let mut partitions = Vec::with_capacity(p.queues.len() + p.retries.len());
-            partitions.extend(
-                p.queues
-                    .iter()
-                    .filter(|(_, q)| !q.is_empty())
-                    .map(|(&k, _)| k)
-                    .chain(p.retries.keys().copied()),
-            );
-            partitions
-        };
-        for partition in partitions {
-            let p = &mut self.producers[index as usize];
-            if p.in_flight.contains_key(&partition) {
+        let mut needs_metadata = p.metadata_stale;
+        let mut ready: Vec<BrokerId> = Vec::new();
+        let guarantee_order = config.max_in_flight_requests_per_connection == 1;
+        for (partition, queue) in p.partitions.iter().enumerate() {
+            let Some(first) = queue.batches.front() else {
+                continue;
+            };
+            // A batch waiting in the accumulator fails when its delivery timeout passes.
+            let expiry = first.created.plus_ms(config.delivery_timeout_ms);
+            next_wake = Some(next_wake.map_or(expiry, |w| w.min(expiry)));
+            // With one request per connection, order is kept by muting a partition while it has
+            // a batch in flight (Kafka's `guaranteeMessageOrder`).
+            if guarantee_order && queue.in_flight > 0 {
                 continue;
             }
-            if let Some(&until) = p.backoff_until.get(&partition) {
-                if until > now {
-                    next_wake = Some(next_wake.map_or(until, |w| w.min(until)));
-                    continue;
-                }
-            }
-            let Some(leader) = p.known_leader(partition) else {
+            let Some(leader) = p.known_leader(partition as u32) else {
                 needs_metadata = true;
                 continue;
             };
-            let config = p.spec.config.clone();
-            let records = if let Some(retry) = p.retries.remove(&partition) {
-                // A retry resends exactly the same batch, sequence numbers included, so that the
-                // broker can recognise a duplicate.
-                retry
-            } else {
-                let queue = p.queues.entry(partition).or_default();
-                let queued_bytes: u64 = queue.iter().map(|r| u64::from(r.size)).sum();
-                let oldest = queue.front().map_or(now, |r| r.created);
-                let linger_done = now.ms_since(oldest) >= config.linger_ms;
-                if queued_bytes < config.batch_size && !linger_done {
-                    let at = oldest.plus_ms(config.linger_ms);
-                    next_wake = Some(next_wake.map_or(at, |w| w.min(at)));
-                    continue;
-                }
-                // The batch takes records from the front while they fit (at least one), counted
-                // first so that they move into a Vec of the right size.
-                let mut taken = 0;
-                let mut bytes = 0u64;
-                for r in queue.iter() {
-                    if taken > 0 && bytes + u64::from(r.size) > config.batch_size {
-                        break;
-                    }
-                    bytes += u64::from(r.size);
-                    taken += 1;
-                }
-                let mut batch: Vec<PendingRecord> = queue.drain(..taken).collect();
-                if p.producer_id >= 0 {
-                    let seq = p.next_sequence.entry(partition).or_insert(0);
-                    for r in &mut batch {
-                        r.sequence = *seq;
-                        *seq = seq.wrapping_add(1).max(0);
-                    }
-                }
-                batch
-            };
-            if records.is_empty() {
+            if ready.contains(&leader) {
                 continue;
             }
-            let request_id = self.request_id();
-            let p = &mut self.producers[index as usize];
-            let tp = TopicPartition::new(p.spec.topic.clone(), partition);
-            let wire: Vec<Record> = records
-                .iter()
-                .map(|r| Record {
-                    offset: 0,
-                    leader_epoch: 0,
-                    timestamp_ms: r.created.as_ms(),
-                    key: r.key.clone(),
-                    value: r.value.clone(),
-                    size_bytes: r.size,
-                    producer_id: p.producer_id,
-                    producer_epoch: p.producer_epoch,
-                    sequence: r.sequence,
-                    value_id: r.value_id,
-                    tombstone: r.tombstone,
-                })
-                .collect();
-            if config.acks == Acks::None {
-                // Nobody waits for an answer: the records count as sent once on the wire.
-                p.stats.acked += records.len() as u64;
+            let (wait_until, backing_off) = if first.attempts > 0 {
+                (first.retry_at, now < first.retry_at)
             } else {
-                p.in_flight.insert(
-                    partition,
-                    InFlight {
-                        request_id,
-                        records,
-                    },
-                );
-                self.schedule_in_ms(
-                    config.request_timeout_ms,
-                    Timer::ProducerRequestTimeout {
-                        producer: index,
-                        request_id,
-                    },
-                );
+                (first.created.plus_ms(config.linger_ms), false)
+            };
+            let full = queue.batches.len() > 1 || first.bytes >= config.batch_size;
+            if (full || now >= wait_until) && !backing_off {
+                ready.push(leader);
+            } else {
+                next_wake = Some(next_wake.map_or(wait_until, |w| w.min(wait_until)));
             }
-            self.send(
-                NodeId::Producer(index),
-                NodeId::Broker(leader),
-                Payload::Produce {
-                    request_id,
-                    tp,
-                    acks: config.acks,
-                    timeout_ms: config.request_timeout_ms,
-                    records: wire,
-                },
-            );
+        }
+        ready.sort_unstable();
+        for node in ready {
+            let p = &self.producers[index as usize];
+            if p.requests_in_flight(node) >= p.spec.config.max_in_flight_requests_per_connection {
+                // The answer to one of the requests out frees the slot and sends again.
+                continue;
+            }
+            let batches = self.producer_drain(index, node);
+            if !batches.is_empty() {
+                self.producer_send_request(index, node, batches);
+            }
         }
         if needs_metadata {
             self.producer_request_metadata(index);
         }
         if let Some(at) = next_wake {
             let p = &mut self.producers[index as usize];
-            if p.wake_at.is_none_or(|w| at < w) {
+            // The workload tick sends too, so a wake-up due no earlier than it is not needed.
+            let tick_first = p.spec.rate_per_sec > 0 && p.next_tick <= at;
+            if !tick_first && p.wake_at.is_none_or(|w| at < w) {
                 p.wake_at = Some(at);
                 self.schedule(
                     at,
                     crate::sim::Task::Timer(Timer::ProducerWake { producer: index }),
                 );
             }
+        }
+    }
+
+    /// Takes the first batch of every partition `node` leads, starting where the last drain for
+    /// it stopped, until `max.request.size` (`RecordAccumulator#drainBatchesForOneNode`).
+    fn producer_drain(&mut self, index: u32, node: BrokerId) -> Vec<(u32, ProducerBatch)> {
+        let now = self.now;
+        let p = &mut self.producers[index as usize];
+        let led: Vec<u32> = (0..p.partitions.len() as u32)
+            .filter(|&q| p.known_leader(q) == Some(node))
+            .collect();
+        let mut drained = Vec::new();
+        if led.is_empty() {
+            return drained;
+        }
+        let start = p.drain_index.get(&node).copied().unwrap_or(0) % led.len();
+        let guarantee_order = p.spec.config.max_in_flight_requests_per_connection == 1;
+        let mut bytes = 0u64;
+        for k in 0..led.len() {
+            let at = (start + k) % led.len();
+            p.drain_index.insert(node, at);
+            let partition = led[at];
+            let idempotent = p.idempotent();
+            let epoch = p.producer_epoch;
+            let first_in_flight = p.first_in_flight_sequence(partition);
+            let queue = &mut p.partitions[partition as usize];
+            if guarantee_order && queue.in_flight > 0 {
+                continue;
+            }
+            let Some(first) = queue.batches.front() else {
+                continue;
+            };
+            if first.attempts > 0 && now < first.retry_at {
+                continue;
+            }
+            if !drained.is_empty() && bytes + first.bytes > MAX_REQUEST_SIZE {
+                break;
+            }
+            // A retried batch goes out only as the partition's oldest batch in flight, so that
+            // the broker sees sequences in order (`shouldStopDrainBatchesForPartition`).
+            if idempotent
+                && first.base_sequence >= 0
+                && first_in_flight.is_some_and(|seq| seq != first.base_sequence)
+            {
+                break;
+            }
+            let Some(mut batch) = queue.batches.pop_front() else {
+                continue;
+            };
+            if idempotent && batch.base_sequence < 0 {
+                batch.base_sequence = queue.next_sequence;
+                batch.producer_epoch = epoch;
+                queue.next_sequence = add_sequence(queue.next_sequence, batch.records.len());
+            }
+            bytes += batch.bytes;
+            drained.push((partition, batch));
+        }
+        drained
+    }
+
+    fn producer_send_request(
+        &mut self,
+        index: u32,
+        node: BrokerId,
+        batches: Vec<(u32, ProducerBatch)>,
+    ) {
+        let request_id = self.request_id();
+        let p = &mut self.producers[index as usize];
+        let config = &p.spec.config;
+        let (acks, timeout_ms) = (config.acks, config.request_timeout_ms);
+        let topic = p.topic_partition(0).topic;
+        let wire: Vec<ProduceBatch> = batches
+            .iter()
+            .map(|(partition, batch)| ProduceBatch {
+                tp: TopicPartition::new(topic.clone(), *partition),
+                records: batch
+                    .records
+                    .iter()
+                    .enumerate()
+                    .map(|(i, r)| Record {
+                        offset: 0,
+                        leader_epoch: 0,
+                        timestamp_ms: r.created.as_ms(),
+                        key: r.key.clone(),
+                        value: r.value.clone(),
+                        size_bytes: r.size,
+                        producer_id: p.producer_id,
+                        producer_epoch: batch.producer_epoch,
+                        sequence: if batch.base_sequence < 0 {
+                            -1
+                        } else {
+                            add_sequence(batch.base_sequence, i)
+                        },
+                        value_id: r.value_id,
+                        tombstone: r.tombstone,
+                    })
+                    .collect(),
+            })
+            .collect();
+        if acks == Acks::None {
+            // Nobody waits for an answer: the records count as sent once on the wire.
+            let sent: usize = batches.iter().map(|(_, b)| b.records.len()).sum();
+            p.stats.acked += sent as u64;
+        } else {
+            for (partition, _) in &batches {
+                p.partitions[*partition as usize].in_flight += 1;
+            }
+            p.requests.push(InFlightRequest {
+                request_id,
+                node,
+                batches,
+            });
+            self.schedule_in_ms(
+                timeout_ms,
+                Timer::ProducerRequestTimeout {
+                    producer: index,
+                    request_id,
+                },
+            );
+        }
+        self.send(
+            NodeId::Producer(index),
+            NodeId::Broker(node),
+            Payload::Produce {
+                request_id,
+                acks,
+                timeout_ms,
+                batches: wire,
+            },
+        );
+    }
+
+    /// Fails the batches waiting in the accumulator whose `delivery.timeout.ms` has passed
+    /// (`RecordAccumulator#expiredBatches`).
+    fn producer_expire_batches(&mut self, index: u32) {
+        let now = self.now;
+        let timeout = self.producers[index as usize]
+            .spec
+            .config
+            .delivery_timeout_ms;
+        let mut expired = Vec::new();
+        for (partition, queue) in self.producers[index as usize]
+            .partitions
+            .iter_mut()
+            .enumerate()
+        {
+            while queue
+                .batches
+                .front()
+                .is_some_and(|b| now.ms_since(b.created) >= timeout)
+            {
+                if let Some(batch) = queue.batches.pop_front() {
+                    expired.push((partition as u32, batch));
+                }
+            }
+        }
+        for (partition, batch) in expired {
+            self.producer_give_up(index, partition, batch, KafkaError::RequestTimedOut);
         }
     }
 
@@ -583,6 +836,7 @@ impl Simulation {
                     return;
                 }
                 p.metadata_request = None;
+                p.metadata_stale = false;
                 let complete = image.topics.contains_key(&p.spec.topic);
                 p.metadata = Some(*image);
                 if !complete {
@@ -593,28 +847,42 @@ impl Simulation {
             }
             Payload::ProduceResponse {
                 request_id,
-                tp,
-                result,
+                results,
             } => {
                 let p = &mut self.producers[index as usize];
-                if p.in_flight.get(&tp.partition).map(|f| f.request_id) != Some(request_id) {
+                let Some(pos) = p.requests.iter().position(|r| r.request_id == request_id) else {
                     return;
-                }
-                match result {
-                    Ok(base_offset) => {
-                        let batch = p.in_flight.remove(&tp.partition).expect("checked above");
-                        p.stats.acked += batch.records.len() as u64;
-                        for (i, r) in batch.records.iter().enumerate() {
-                            let outcome = SendOutcome::Ok {
-                                offset: base_offset + i as u64,
-                            };
-                            self.history
-                                .record_send(index, tp.clone(), r.value_id, outcome);
+                };
+                let request = p.requests.remove(pos);
+                for (partition, batch) in request.batches {
+                    let p = &mut self.producers[index as usize];
+                    p.partitions[partition as usize].in_flight -= 1;
+                    let result = results
+                        .iter()
+                        .find(|(tp, _)| tp.partition == partition)
+                        .map_or(Err(KafkaError::InvalidRequest), |(_, r)| *r);
+                    match result {
+                        Ok(base_offset) => {
+                            p.stats.acked += batch.records.len() as u64;
+                            if batch.base_sequence >= 0 && batch.producer_epoch == p.producer_epoch
+                            {
+                                let last =
+                                    add_sequence(batch.base_sequence, batch.records.len() - 1);
+                                p.partitions[partition as usize].last_acked = last;
+                            }
+                            let tp = p.topic_partition(partition);
+                            for (i, r) in batch.records.iter().enumerate() {
+                                let outcome = SendOutcome::Ok {
+                                    offset: base_offset + i as u64,
+                                };
+                                self.history
+                                    .record_send(index, tp.clone(), r.value_id, outcome);
+                            }
                         }
-                        self.producer_try_send(index);
+                        Err(error) => self.producer_failed_batch(index, partition, batch, error),
                     }
-                    Err(error) => self.producer_failed_batch(index, tp.partition, error),
                 }
+                self.producer_try_send(index);
             }
             Payload::Disconnected { request_id } => {
                 let p = &mut self.producers[index as usize];
@@ -623,16 +891,24 @@ impl Simulation {
                     self.producer_backoff_metadata(index);
                     return;
                 }
-                let partition = p
-                    .in_flight
-                    .iter()
-                    .find(|(_, f)| f.request_id == request_id)
-                    .map(|(&k, _)| k);
-                if let Some(partition) = partition {
-                    self.producer_failed_batch(index, partition, KafkaError::NetworkException);
-                }
+                self.producer_request_failed(index, request_id, KafkaError::NetworkException);
+                self.producer_try_send(index);
             }
             _ => {}
+        }
+    }
+
+    /// A request got no answer (a timeout or a lost connection): every batch in it failed. The
+    /// caller sends again once every failed request is back in the accumulator.
+    fn producer_request_failed(&mut self, index: u32, request_id: u64, error: KafkaError) {
+        let p = &mut self.producers[index as usize];
+        let Some(pos) = p.requests.iter().position(|r| r.request_id == request_id) else {
+            return;
+        };
+        let request = p.requests.remove(pos);
+        for (partition, batch) in request.batches {
+            self.producers[index as usize].partitions[partition as usize].in_flight -= 1;
+            self.producer_failed_batch(index, partition, batch, error);
         }
     }
 
@@ -651,59 +927,141 @@ impl Simulation {
         }
     }
 
-    /// A failed batch is retried after `retry.backoff.ms` with fresh metadata, unless its oldest
-    /// record is older than `delivery.timeout.ms`.
-    fn producer_failed_batch(&mut self, index: u32, partition: u32, error: KafkaError) {
+    /// A batch came back with an error: it is retried after a backoff, at the front of its
+    /// partition's queue, unless the error is not retriable or `delivery.timeout.ms` passed.
+    fn producer_failed_batch(
+        &mut self,
+        index: u32,
+        partition: u32,
+        mut batch: ProducerBatch,
+        error: KafkaError,
+    ) {
         let now = self.now;
         let p = &mut self.producers[index as usize];
-        let Some(batch) = p.in_flight.remove(&partition) else {
-            return;
-        };
         p.stats.errors += 1;
         p.stats.last_error = Some(error.name().to_string());
         *p.stats
             .errors_by_name
             .entry(error.name().to_string())
             .or_insert(0) += 1;
-        let oldest = batch.records.first().map_or(now, |r| r.created);
-        let gave_up = now.ms_since(oldest) >= p.spec.config.delivery_timeout_ms;
-        let tp = TopicPartition::new(p.spec.topic.clone(), partition);
-        let client = p.spec.client_id.clone();
-        if gave_up {
-            p.stats.failed += batch.records.len() as u64;
-            // An earlier attempt of this batch may have been written, so its fate is unknown.
-            for r in &batch.records {
-                self.history
-                    .record_send(index, tp.clone(), r.value_id, SendOutcome::Info);
-            }
-            let p = &mut self.producers[index as usize];
-            if p.producer_id >= 0 {
-                // Kafka bumps the producer epoch so that sequences restart cleanly at zero.
-                p.producer_epoch += 1;
-                p.next_sequence.clear();
-                for retry in p.retries.values_mut() {
-                    for r in retry.iter_mut() {
-                        r.sequence = -1;
-                    }
-                }
-                let stale: Vec<(u32, Vec<PendingRecord>)> =
-                    std::mem::take(&mut p.retries).into_iter().collect();
-                for (q, records) in stale {
-                    let queue = p.queues.entry(q).or_default();
-                    for r in records.into_iter().rev() {
-                        queue.push_front(r);
-                    }
-                }
-            }
-        } else {
-            p.retries.insert(partition, batch.records);
-            let backoff = p.spec.config.retry_backoff_ms;
-            p.backoff_until.insert(partition, now.plus_ms(backoff));
-            p.metadata = None;
+        if error.invalidates_metadata() || error == KafkaError::RequestTimedOut {
+            p.metadata_stale = true;
         }
+        // Only errors raised before the append say for sure that nothing was written.
+        let before_append = matches!(
+            error,
+            KafkaError::NotEnoughReplicas
+                | KafkaError::InvalidRecord
+                | KafkaError::InvalidProducerEpoch
+                | KafkaError::OutOfOrderSequenceNumber
+        );
+        if !before_append {
+            batch.maybe_written = true;
+        }
+        let timed_out = now.ms_since(batch.created) >= p.spec.config.delivery_timeout_ms;
+        let queue = &p.partitions[partition as usize];
+        let sequence_error = matches!(
+            error,
+            KafkaError::OutOfOrderSequenceNumber | KafkaError::InvalidProducerEpoch
+        );
+        // A sequence error is retried when it is only the echo of an earlier batch's failure:
+        // the batch is not the next one the broker expects (`TransactionManager#canRetry`), or
+        // it still carries an epoch the producer has since bumped.
+        let stale_epoch = batch.base_sequence >= 0 && batch.producer_epoch != p.producer_epoch;
+        let retriable = if sequence_error {
+            stale_epoch || batch.base_sequence != add_sequence(queue.last_acked, 1)
+        } else {
+            error.is_retriable()
+        };
+        if timed_out || !retriable {
+            self.producer_give_up(index, partition, batch, error);
+            return;
+        }
+        batch.attempts += 1;
+        let backoff = self.producer_retry_backoff(index, batch.attempts);
+        batch.retry_at = now.plus_ms(backoff);
+        let p = &mut self.producers[index as usize];
+        if batch.producer_epoch != p.producer_epoch {
+            // The epoch was bumped since this batch got its sequence: it gets a new one.
+            batch.base_sequence = -1;
+        }
+        // Retries wait in sequence order ahead of new batches (`RecordAccumulator#reenqueue`).
+        let queue = &mut p.partitions[partition as usize].batches;
+        let at = if batch.base_sequence < 0 {
+            0
+        } else {
+            queue
+                .iter()
+                .position(|b| b.base_sequence < 0 || b.base_sequence > batch.base_sequence)
+                .unwrap_or(queue.len())
+        };
+        queue.insert(at, batch);
+        let tp = p.topic_partition(partition);
+        let producer = p.spec.client_id.clone();
+        self.emit_produce_failed(producer, tp, error, false);
+    }
+
+    /// `retry.backoff.ms` doubled per earlier retry up to `retry.backoff.max.ms`, with ±20 %
+    /// jitter (KIP-580's `ExponentialBackoff`). Simplification: Kafka draws the jitter at every
+    /// readiness check; here once per retry.
+    fn producer_retry_backoff(&mut self, index: u32, attempts: u32) -> u64 {
+        let config = &self.producers[index as usize].spec.config;
+        let (base, max) = (config.retry_backoff_ms, config.retry_backoff_max_ms);
+        if max <= base {
+            return base;
+        }
+        let per_mille = 800 + self.rng.below(401);
+        exponential_backoff_ms(base, max, attempts, per_mille)
+    }
+
+    /// The batch fails for good: not retriable, or past `delivery.timeout.ms`.
+    fn producer_give_up(
+        &mut self,
+        index: u32,
+        partition: u32,
+        batch: ProducerBatch,
+        error: KafkaError,
+    ) {
+        let p = &mut self.producers[index as usize];
+        p.stats.failed += batch.records.len() as u64;
+        let tp = p.topic_partition(partition);
+        // An earlier attempt of this batch may have been written, so its fate may be unknown.
+        let outcome = if batch.maybe_written {
+            SendOutcome::Info
+        } else {
+            SendOutcome::Fail
+        };
+        for r in &batch.records {
+            self.history
+                .record_send(index, tp.clone(), r.value_id, outcome);
+        }
+        let p = &mut self.producers[index as usize];
+        if p.idempotent() && batch.base_sequence >= 0 {
+            // A sequence number went unused, so the broker would refuse the next batch as out of
+            // order: Kafka bumps the producer epoch, and sequences restart at zero.
+            p.producer_epoch += 1;
+            for queue in &mut p.partitions {
+                queue.next_sequence = 0;
+                queue.last_acked = no_sequence();
+                for waiting in &mut queue.batches {
+                    waiting.base_sequence = -1;
+                }
+            }
+        }
+        let producer = p.spec.client_id.clone();
+        self.emit_produce_failed(producer, tp, error, true);
+    }
+
+    fn emit_produce_failed(
+        &mut self,
+        producer: String,
+        tp: TopicPartition,
+        error: KafkaError,
+        gave_up: bool,
+    ) {
         let previous = self.events().back().cloned();
         let kind = EventKind::ProduceFailed {
-            producer: client,
+            producer,
             tp,
             error: error.name().to_string(),
             gave_up,
@@ -712,6 +1070,53 @@ impl Simulation {
         if previous.map(|e| e.kind) != Some(kind.clone()) {
             self.emit(kind);
         }
-        self.producer_try_send(index);
+    }
+}
+
+/// Kafka's `ExponentialBackoff` with multiplier 2: `base · 2^(attempts − 1)`, at most `max`,
+/// scaled by the jitter (`per_mille` / 1000, drawn from 800 to 1200) and capped at `max` again.
+/// A `max` not above `base` turns the doubling and the jitter off.
+fn exponential_backoff_ms(base: u64, max: u64, attempts: u32, per_mille: u64) -> u64 {
+    if max <= base {
+        return base;
+    }
+    let doublings = attempts.saturating_sub(1).min(32);
+    let term = base.saturating_mul(1u64 << doublings).min(max);
+    (term * per_mille / 1_000).min(max)
+}
+
+/// Largest produce request (`max.request.size`, 1 MB).
+const MAX_REQUEST_SIZE: u64 = 1_048_576;
+
+/// `sequence + n`, wrapping from `i32::MAX` to 0 as Kafka's `DefaultRecordBatch.incrementSequence`.
+fn add_sequence(sequence: i32, n: usize) -> i32 {
+    let sum = i64::from(sequence) + n as i64;
+    (sum % (i64::from(i32::MAX) + 1)) as i32
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retry_backoff_doubles_up_to_the_maximum_with_jitter() {
+        // retry.backoff.ms=100, retry.backoff.max.ms=1000, no jitter (factor 1.0).
+        let no_jitter: Vec<u64> = (1..=6)
+            .map(|a| exponential_backoff_ms(100, 1_000, a, 1_000))
+            .collect();
+        assert_eq!(no_jitter, [100, 200, 400, 800, 1_000, 1_000]);
+        // ±20 % jitter, never beyond the maximum.
+        assert_eq!(exponential_backoff_ms(100, 1_000, 1, 800), 80);
+        assert_eq!(exponential_backoff_ms(100, 1_000, 1, 1_200), 120);
+        assert_eq!(exponential_backoff_ms(100, 1_000, 5, 1_200), 1_000);
+        // A maximum not above the base: the base, without jitter.
+        assert_eq!(exponential_backoff_ms(500, 100, 3, 1_200), 500);
+    }
+
+    #[test]
+    fn sequences_wrap_from_the_largest_int_to_zero() {
+        assert_eq!(add_sequence(5, 3), 8);
+        assert_eq!(add_sequence(i32::MAX, 1), 0);
+        assert_eq!(add_sequence(i32::MAX - 1, 3), 1);
     }
 }

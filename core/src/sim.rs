@@ -71,6 +71,12 @@ pub(crate) enum Timer {
         broker: BrokerId,
         incarnation: u32,
     },
+    /// A client connection's current request was answered and another waits on it.
+    BrokerNextRequest {
+        broker: BrokerId,
+        incarnation: u32,
+        client: NodeId,
+    },
     ControllerFenceCheck,
     ControllerLeaderRebalance,
     Quorum {
@@ -510,15 +516,28 @@ impl Simulation {
         let faults = &self.network.faults;
         let extra_us = faults.extra_delay_ms(from, to, &payload) * 1_000;
         let chance = faults.drop_chance(from, to);
+        // The broker has answered even if the answer is lost on the way, so its connection takes
+        // the next request either way.
+        if let (NodeId::Broker(broker), Some(request_id)) = (from, payload.answers_request()) {
+            self.broker_answered(broker, to, request_id);
+        }
+        let connection = crate::network::producer_connection(from, to);
+        if connection.is_some_and(|c| self.network.connection_lost(c, payload.answers_request())) {
+            return;
+        }
         // The drop roll draws from the generator only while a drop rate is set, so that runs
         // without faults keep the same trace as before faults existed.
         if chance > 0 && self.rng.below(1_000) < u64::from(chance) {
             self.network.dropped += 1;
+            if let Some(connection) = connection {
+                self.network.break_connection(connection);
+            }
             return;
         }
-        let deliver_at = self
+        let due = self
             .now
             .plus_us(self.config.network_latency_us + jitter + extra_us);
+        let deliver_at = self.network.in_order(from, to, due);
         let id = self.network.send(from, to, self.now, deliver_at, payload);
         self.schedule(deliver_at, Task::Deliver(id));
     }
@@ -857,6 +876,11 @@ impl Simulation {
             | Timer::BrokerLogCleaner {
                 broker,
                 incarnation,
+            }
+            | Timer::BrokerNextRequest {
+                broker,
+                incarnation,
+                ..
             } => {
                 let current = self
                     .broker_index(broker)

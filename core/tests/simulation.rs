@@ -170,7 +170,16 @@ broker = 2
     ))
     .unwrap();
     let mut run = scenario.start(5).unwrap();
+    // The produce request in flight to broker 3 when the others died waits in its purgatory for
+    // followers that never come (the high watermark is frozen below min.insync.replicas), and
+    // broker 3 reads nothing else from the producer's connection meanwhile; it times out after
+    // request.timeout.ms (30 s), and only then do the retries meet NOT_ENOUGH_REPLICAS.
     run.advance_to(SimTime::from_ms(20_000));
+    assert_eq!(
+        run.sim.producers()[0].stats.last_error.as_deref(),
+        Some("NETWORK_EXCEPTION")
+    );
+    run.advance_to(SimTime::from_ms(40_000));
     let p = &run.sim.producers()[0];
     assert_eq!(
         p.stats.last_error.as_deref(),
@@ -243,11 +252,30 @@ fn invalid_commands_leave_the_simulation_unchanged() {
 
 #[test]
 fn the_world_serializes() {
-    let scenario = Scenario::parse(&base("")).unwrap();
+    // Faults in force and client connections held by the brokers are in the world too.
+    let scenario = Scenario::parse(&base(
+        r#"
+[[timeline]]
+at_ms = 100
+action = "set-latency"
+node = "p"
+ms = 3
+[[timeline]]
+at_ms = 100
+action = "drop-messages"
+node = "c"
+per_mille = 10
+"#,
+    ))
+    .unwrap();
     let mut run = scenario.start(2).unwrap();
     run.advance_to(SimTime::from_ms(500));
     let json = serde_json::to_string(&run.sim).expect("the whole world is Serialize");
     assert!(json.contains("orders-0"));
+    assert!(
+        json.contains(r#""delay_ms":[[{"Producer":0},3]]"#),
+        "{json}"
+    );
 }
 
 #[test]

@@ -215,7 +215,7 @@ pub fn PartitionsTable(props: &PartitionsProps) -> Html {
                 { for props.partitions.iter().map(|p| {
                     let leader = p.leader.map_or("none".to_string(), |l| l.to_string());
                     html! {
-                        <tr data-testid="partition" data-topic={p.tp.topic.clone()} data-partition={p.tp.partition.to_string()}
+                        <tr data-testid="partition" data-topic={p.tp.topic.to_string()} data-partition={p.tp.partition.to_string()}
                             data-leader={leader.clone()} data-leo={p.log_end_offset.to_string()} data-hw={p.high_watermark.to_string()}>
                             <td>{ &p.tp.topic }</td>
                             <td>{ p.tp.partition }</td>

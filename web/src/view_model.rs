@@ -166,7 +166,7 @@ impl Frame {
                             .iter()
                             .filter(|r| r.broker == b.id)
                             .map(|r| ReplicaChip {
-                                topic: p.tp.topic.clone(),
+                                topic: p.tp.topic.to_string(),
                                 partition: p.tp.partition,
                                 role: r.role,
                                 log_end_offset: r.log_end_offset,
@@ -198,7 +198,7 @@ impl Frame {
                     },
                     p.spec.config.acks.as_str(),
                     p.spec.config.linger_ms,
-                    p.spec.config.enable_idempotence
+                    p.spec.config.idempotent()
                 ),
                 stats: p.stats.clone(),
                 pending: p.pending(),
