@@ -8,7 +8,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::java_hash_map::compare_java_strings;
+use crate::java::compare_java_strings;
 use super::java_random::PlacementRandom;
 use crate::error::{Error, ErrorKind, Result};
 use crate::BrokerId;
