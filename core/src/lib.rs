@@ -27,6 +27,7 @@
 #![warn(missing_docs)]
 
 pub mod admin;
+pub mod assignor;
 pub mod broker;
 pub mod builtin;
 pub mod config;

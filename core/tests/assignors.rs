@@ -1,0 +1,569 @@
+//! The consumer assignors against Kafka's vectors (`tests/conformance/assignors.json`), the
+//! coordinator lookup against `coordinator.json`, and properties that must hold on any input.
+
+use kafka_sim::assignor::rack::rack_mismatches;
+use kafka_sim::assignor::{
+    rebalance_protocol, Assignor, GroupAssignment, GroupSubscription, MemberSubscription,
+    RebalanceProtocol, DEFAULT_ASSIGNORS,
+};
+use kafka_sim::coordinator::partition_for_group;
+use kafka_sim::java::{string_hash_code, utils_abs};
+use kafka_sim::metadata::TopicPartition;
+use kafka_sim::rng::SimRng;
+use serde_json::Value;
+use std::collections::{BTreeMap, BTreeSet};
+
+fn vectors(name: &str) -> Value {
+    let path = format!("{}/../tests/conformance/{name}", env!("CARGO_MANIFEST_DIR"));
+    serde_json::from_str(&std::fs::read_to_string(path).expect("vector file")).expect("JSON")
+}
+
+fn tp(text: &str) -> TopicPartition {
+    TopicPartition::parse(text).expect("topic-partition")
+}
+
+fn strings(value: &Value) -> Vec<String> {
+    value
+        .as_array()
+        .map(|a| a.iter().filter_map(|s| s.as_str().map(String::from)).collect())
+        .unwrap_or_default()
+}
+
+/// A vector case as the library's input.
+fn group_of(case: &Value) -> GroupSubscription {
+    let members = case["members"]
+        .as_array()
+        .expect("members")
+        .iter()
+        .map(|m| MemberSubscription {
+            member_id: m["id"].as_str().expect("id").to_string(),
+            group_instance_id: m["group_instance_id"].as_str().map(String::from),
+            rack: m["rack"].as_str().map(String::from),
+            topics: strings(&m["topics"]),
+            owned_partitions: strings(&m["owned"]).iter().map(|s| tp(s)).collect(),
+            generation: m["generation"].as_i64().map(|g| g as i32),
+        })
+        .collect();
+    let partitions_per_topic = case["partitions_per_topic"]
+        .as_object()
+        .expect("partitions_per_topic")
+        .iter()
+        .map(|(t, n)| (t.clone(), n.as_u64().expect("count") as u32))
+        .collect();
+    let partition_racks = case["partition_replica_racks"]
+        .as_object()
+        .map(|racks| {
+            racks
+                .iter()
+                .map(|(p, r)| (tp(p), strings(r)))
+                .collect()
+        })
+        .unwrap_or_default();
+    GroupSubscription {
+        members,
+        partitions_per_topic,
+        partition_racks,
+        prefer_rack_aware_logic: case["prefer_rack_aware_logic_test_hook"]
+            .as_bool()
+            .unwrap_or(false),
+    }
+}
+
+fn as_sets(assignment: &GroupAssignment) -> BTreeMap<String, BTreeSet<String>> {
+    assignment
+        .assignment
+        .iter()
+        .map(|(m, ps)| (m.clone(), ps.iter().map(|p| p.to_string()).collect()))
+        .collect()
+}
+
+/// Checks one case; returns a description of the first difference.
+fn check_case(case: &Value) -> Result<(), String> {
+    let assignor = Assignor::from_name(case["assignor"].as_str().unwrap_or_default())
+        .ok_or("unknown assignor")?;
+    let group = group_of(case);
+    let result = assignor.assign(&group).map_err(|e| e.to_string())?;
+    let actual = as_sets(&result);
+    let partial = case["expected_is_partial"].as_bool().unwrap_or(false);
+    let expected = case["expected"].as_object().ok_or("expected")?;
+    if !partial && actual.len() != group.members.len() {
+        return Err(format!("{} members in the result", actual.len()));
+    }
+    for (member, partitions) in expected {
+        let want: BTreeSet<String> = strings(partitions).into_iter().collect();
+        let got = actual.get(member).cloned().unwrap_or_default();
+        if want != got {
+            return Err(format!("{member}: expected {want:?}, got {got:?}"));
+        }
+    }
+    if let Some(want) = case["partitions_transferring_ownership"].as_object() {
+        let want: BTreeMap<String, String> = want
+            .iter()
+            .map(|(p, m)| (p.clone(), m.as_str().unwrap_or_default().to_string()))
+            .collect();
+        let got: BTreeMap<String, String> = result
+            .partitions_transferring_ownership
+            .clone()
+            .unwrap_or_default()
+            .into_iter()
+            .map(|(p, m)| (p.to_string(), m))
+            .collect();
+        if want != got {
+            return Err(format!("transferring: expected {want:?}, got {got:?}"));
+        }
+    }
+    if let Some(want) = case["expected_rack_mismatches"].as_i64() {
+        let got = rack_mismatches(&group, &result) as i64;
+        if want >= 0 && want != got {
+            return Err(format!("rack mismatches: expected {want}, got {got}"));
+        }
+    }
+    Ok(())
+}
+
+#[test]
+fn every_assignor_vector_passes() {
+    let cases = vectors("assignors.json");
+    let cases = cases.as_array().expect("array");
+    let mut passed: BTreeMap<String, usize> = BTreeMap::new();
+    let mut failures = Vec::new();
+    for case in cases {
+        let name = format!("{} / {}", case["assignor"], case["name"]);
+        match check_case(case) {
+            Ok(()) => *passed.entry(case["assignor"].to_string()).or_default() += 1,
+            Err(why) => failures.push(format!("{name}: {why}")),
+        }
+    }
+    println!("passed per assignor: {passed:?}");
+    assert!(failures.is_empty(), "{} failed:\n{}", failures.len(), failures.join("\n"));
+    assert_eq!(passed.values().sum::<usize>(), cases.len());
+}
+
+#[test]
+fn coordinator_vectors_pass() {
+    let file = vectors("coordinator.json");
+    let cases = file["cases"].as_array().expect("cases");
+    assert!(!cases.is_empty());
+    for case in cases {
+        let group = case["group_id"].as_str().expect("group id");
+        let hash = string_hash_code(group);
+        assert_eq!(i64::from(hash), case["java_string_hashcode"].as_i64().unwrap(), "{group}");
+        assert_eq!(i64::from(utils_abs(hash)), case["utils_abs"].as_i64().unwrap(), "{group}");
+        for (n, key) in [(50, "partition_of_50"), (10, "partition_of_10")] {
+            let want = case[key].as_u64().unwrap();
+            assert_eq!(partition_for_group(group, n).map(u64::from), Some(want), "{group} % {n}");
+        }
+    }
+    // Utils.abs(Integer.MIN_VALUE) is 0, so this group lands on partition 0 of any topic.
+    assert_eq!(partition_for_group("polygenelubricants", 50), Some(0));
+}
+
+#[test]
+fn default_strategy_is_range_then_cooperative_sticky_and_eager() {
+    assert_eq!(DEFAULT_ASSIGNORS.map(Assignor::name), ["range", "cooperative-sticky"]);
+    assert_eq!(rebalance_protocol(&DEFAULT_ASSIGNORS), Some(RebalanceProtocol::Eager));
+    assert_eq!(
+        rebalance_protocol(&[Assignor::CooperativeSticky]),
+        Some(RebalanceProtocol::Cooperative)
+    );
+    for assignor in Assignor::ALL {
+        assert_eq!(Assignor::from_name(assignor.name()), Some(assignor));
+        assert!(assignor.supported_protocols().contains(&RebalanceProtocol::Eager));
+    }
+    assert_eq!(Assignor::from_name("uniform"), None);
+}
+
+#[test]
+fn a_repeated_member_id_is_an_error_not_a_panic() {
+    let mut group = GroupSubscription::default();
+    group.partitions_per_topic.insert("t".into(), 2);
+    group.members.push(MemberSubscription::new("a", ["t"]));
+    group.members.push(MemberSubscription::new("a", ["t"]));
+    for assignor in Assignor::ALL {
+        let error = assignor.assign(&group).unwrap_err();
+        assert!(error.message().contains("\"a\""), "{error}");
+    }
+    // No members, no topics, unknown topics and owned partitions out of range are fine.
+    group.members.clear();
+    for assignor in Assignor::ALL {
+        assert!(assignor.assign(&group).unwrap().assignment.is_empty());
+    }
+    let mut member = MemberSubscription::new("a", ["t", "nope"]);
+    member.owned_partitions = vec![tp("t-7"), tp("nope-0")];
+    member.generation = Some(3);
+    group.members.push(member);
+    for assignor in Assignor::ALL {
+        let result = assignor.assign(&group).unwrap();
+        assert_eq!(result.assignment["a"], vec![tp("t-0"), tp("t-1")], "{assignor:?}");
+    }
+}
+
+/// A random group: up to 8 members over up to 4 topics, some owning partitions (from an earlier
+/// assignment, possibly stale), some with racks.
+fn random_group(rng: &mut SimRng, equal_subscriptions: bool) -> GroupSubscription {
+    let topics: Vec<String> = (0..1 + rng.below(4)).map(|t| format!("t{t}")).collect();
+    let mut group = GroupSubscription::default();
+    for t in &topics {
+        group.partitions_per_topic.insert(t.clone(), rng.below(9) as u32);
+    }
+    let members = 1 + rng.below(8);
+    for m in 0..members {
+        let subscribed: Vec<String> = if equal_subscriptions {
+            topics.clone()
+        } else {
+            let picked: Vec<String> =
+                topics.iter().filter(|_| rng.below(2) == 0).cloned().collect();
+            if picked.is_empty() {
+                vec![topics[0].clone()]
+            } else {
+                picked
+            }
+        };
+        let mut member = MemberSubscription::new(format!("consumer{m}"), subscribed);
+        member.generation = Some(1 + rng.below(2) as i32);
+        group.members.push(member);
+    }
+    // Ownership of about two thirds of the partitions, each by one of its topic's subscribers,
+    // in either generation. (Kafka's general algorithm may move a partition back to an owner of
+    // an older generation that no longer subscribes to its topic; members report ownership only
+    // under their current subscription here, so that every result must respect subscriptions.)
+    for (t, &n) in &group.partitions_per_topic {
+        let subscribers: Vec<usize> = (0..group.members.len())
+            .filter(|&m| group.members[m].topics.contains(t))
+            .collect();
+        for p in 0..n {
+            if !subscribers.is_empty() && rng.below(3) > 0 {
+                let owner = subscribers[rng.below(subscribers.len() as u64) as usize];
+                group.members[owner]
+                    .owned_partitions
+                    .push(TopicPartition::new(t.clone(), p));
+            }
+        }
+    }
+    group
+}
+
+/// Every partition of a subscribed topic is assigned exactly once, and only to a subscriber.
+fn assert_valid(group: &GroupSubscription, result: &GroupAssignment, complete: bool) {
+    let mut seen = BTreeSet::new();
+    for member in &group.members {
+        for tp in &result.assignment[&member.member_id] {
+            assert!(member.topics.contains(&tp.topic), "{tp} to a non-subscriber");
+            assert!(seen.insert(tp.clone()), "{tp} assigned twice");
+        }
+    }
+    if complete {
+        let subscribed: BTreeSet<&String> = group.members.iter().flat_map(|m| &m.topics).collect();
+        let all: usize = group
+            .partitions_per_topic
+            .iter()
+            .filter(|(t, _)| subscribed.contains(t))
+            .map(|(_, &n)| n as usize)
+            .sum();
+        assert_eq!(seen.len(), all, "some partitions were not assigned");
+    }
+}
+
+#[test]
+fn every_subscribed_partition_is_assigned_exactly_once() {
+    let mut rng = SimRng::from_seed(11);
+    for round in 0..400 {
+        let group = random_group(&mut rng, round % 2 == 0);
+        for assignor in [Assignor::Range, Assignor::RoundRobin, Assignor::Sticky] {
+            let result = assignor.assign(&group).unwrap_or_else(|e| panic!("{assignor:?}: {e}"));
+            assert_valid(&group, &result, true);
+        }
+        // Cooperative-sticky withholds what changes owner, so it may leave partitions out, but
+        // never gives one away twice, and what it withholds is exactly what moves.
+        let result = Assignor::CooperativeSticky.assign(&group).unwrap();
+        assert_valid(&group, &result, false);
+        let withheld = result.partitions_transferring_ownership.clone().unwrap();
+        let sticky = Assignor::Sticky.assign(&group).unwrap();
+        for (tp, member) in &withheld {
+            assert!(sticky.assignment[member].contains(tp), "{tp} withheld from {member}");
+        }
+    }
+}
+
+#[test]
+fn sticky_balances_equal_subscriptions_within_one() {
+    let mut rng = SimRng::from_seed(5);
+    for _ in 0..300 {
+        let group = random_group(&mut rng, true);
+        for assignor in [Assignor::Sticky, Assignor::Range, Assignor::RoundRobin] {
+            let result = assignor.assign(&group).unwrap();
+            let sizes: Vec<usize> = result.assignment.values().map(Vec::len).collect();
+            let (min, max) = (sizes.iter().min().unwrap(), sizes.iter().max().unwrap());
+            // Range balances per topic, so over several topics it may differ by more.
+            if assignor != Assignor::Range || group.partitions_per_topic.len() == 1 {
+                assert!(max - min <= 1, "{assignor:?}: sizes {sizes:?}");
+            }
+        }
+    }
+}
+
+#[test]
+fn sticky_keeps_owned_partitions_when_already_balanced() {
+    let mut rng = SimRng::from_seed(23);
+    for _ in 0..200 {
+        // Start from a fresh sticky assignment, then add a member with nothing: everyone keeps
+        // at least what the new quota allows, and a second run changes nothing.
+        let equal = rng.below(2) == 0;
+        let mut group = random_group(&mut rng, equal);
+        for member in &mut group.members {
+            member.owned_partitions.clear();
+            member.generation = None;
+        }
+        let first = Assignor::Sticky.assign(&group).unwrap();
+        for member in &mut group.members {
+            member.owned_partitions = first.assignment[&member.member_id].clone();
+            member.generation = Some(1);
+        }
+        let again = Assignor::Sticky.assign(&group).unwrap();
+        assert_eq!(first.assignment, again.assignment, "a balanced assignment moved");
+        let cooperative = Assignor::CooperativeSticky.assign(&group).unwrap();
+        assert_eq!(first.assignment, cooperative.assignment);
+        assert!(cooperative.partitions_transferring_ownership.unwrap().is_empty());
+    }
+}
+
+#[test]
+fn cooperative_second_round_completes_what_the_first_withheld() {
+    let mut rng = SimRng::from_seed(31);
+    for _ in 0..200 {
+        let equal = rng.below(2) == 0;
+        let mut group = random_group(&mut rng, equal);
+        for member in &mut group.members {
+            member.generation = Some(1);
+        }
+        let first = Assignor::CooperativeSticky.assign(&group).unwrap();
+        // Members revoke what they lost and report what they were given, one generation on.
+        for member in &mut group.members {
+            member.owned_partitions = first.assignment[&member.member_id].clone();
+            member.generation = Some(2);
+        }
+        let second = Assignor::CooperativeSticky.assign(&group).unwrap();
+        assert_valid(&group, &second, true);
+    }
+}
+
+/// Kafka's general sticky algorithm moves a partition back to its owner of an older generation
+/// without checking that the owner still subscribes to the topic (the consumer then finds the
+/// assignment does not match its subscription and rejoins). The port keeps that behaviour.
+#[test]
+fn sticky_may_return_a_partition_to_an_older_owner_that_no_longer_subscribes() {
+    let mut group = GroupSubscription::default();
+    group.partitions_per_topic.insert("x".into(), 4);
+    group.partitions_per_topic.insert("y".into(), 2);
+    let mut a = MemberSubscription::new("a", ["x"]);
+    a.owned_partitions = (0..4).map(|p| TopicPartition::new("x", p)).collect();
+    a.generation = Some(2);
+    let mut b = MemberSubscription::new("b", ["x"]);
+    b.generation = Some(2);
+    let mut c = MemberSubscription::new("c", ["y"]);
+    c.owned_partitions = vec![tp("x-0")];
+    c.generation = Some(1);
+    let mut d = MemberSubscription::new("d", ["y"]);
+    d.generation = Some(2);
+    group.members = vec![a, b, c, d];
+    let result = Assignor::Sticky.assign(&group).unwrap();
+    assert_eq!(result.assignment["c"], vec![tp("x-0"), tp("y-0")]);
+    assert_eq!(result.assignment["a"], vec![tp("x-2"), tp("x-3")]);
+    assert_eq!(result.assignment["b"], vec![tp("x-1")]);
+}
+
+/// One call of Kafka's `verifyRackAssignment` (AbstractPartitionAssignorTest): consumers
+/// `consumer0..`, partition `i` of a topic starting at broker index `next` has replicas on
+/// brokers `(i + j + next) % brokers` for `j < rf`, topics laid out in the order given.
+struct RackCase<'t> {
+    topics: &'t [(&'t str, u32)],
+    rf: usize,
+    broker_racks: Vec<Option<&'t str>>,
+    consumer_racks: Vec<Option<&'t str>>,
+    consumer_topics: Vec<Vec<&'t str>>,
+    prefer: bool,
+}
+
+fn racks(n: usize) -> Vec<Option<&'static str>> {
+    ["a", "b", "c", "d", "e", "f"].iter().take(n).map(|r| Some(*r)).collect()
+}
+
+fn null_racks(n: usize) -> Vec<Option<&'static str>> {
+    vec![None; n]
+}
+
+impl RackCase<'_> {
+    fn group(&self, owned: Option<&[&str]>) -> GroupSubscription {
+        let mut group = GroupSubscription {
+            prefer_rack_aware_logic: self.prefer,
+            ..GroupSubscription::default()
+        };
+        let mut next = 0;
+        for &(topic, n) in self.topics {
+            group.partitions_per_topic.insert(topic.to_string(), n);
+            for i in 0..n as usize {
+                let racks: Vec<String> = (0..self.rf)
+                    .filter_map(|j| self.broker_racks[(i + j + next) % self.broker_racks.len()])
+                    .map(String::from)
+                    .collect();
+                group.partition_racks.insert(TopicPartition::new(topic, i as u32), racks);
+            }
+            next += n as usize;
+        }
+        for (i, topics) in self.consumer_topics.iter().enumerate() {
+            let mut member = MemberSubscription::new(format!("consumer{i}"), topics.clone());
+            member.rack = self.consumer_racks[i].map(String::from);
+            if let Some(owned) = owned {
+                member.owned_partitions = owned[i]
+                    .split(", ")
+                    .filter(|s| !s.is_empty())
+                    .map(tp)
+                    .collect();
+            }
+            group.members.push(member);
+        }
+        group
+    }
+
+    /// Runs the assignor and compares with the expected lists and mismatch count (−1: unchecked).
+    fn check(&self, assignor: Assignor, owned: Option<&[&str]>, expected: &[&str], mismatches: i64) {
+        let group = self.group(owned);
+        let result = assignor.assign(&group).unwrap();
+        for (i, want) in expected.iter().enumerate() {
+            let got: Vec<String> = result.assignment[&format!("consumer{i}")]
+                .iter()
+                .map(|p| p.to_string())
+                .collect();
+            assert_eq!(got.join(", "), *want, "{assignor:?} consumer{i}, owned {owned:?}");
+        }
+        if mismatches >= 0 {
+            assert_eq!(rack_mismatches(&group, &result) as i64, mismatches, "{assignor:?}");
+        }
+    }
+
+    /// `verifyUniformSubscription` / `verifyNonEqualSubscription`: without ownership, then
+    /// owning the expected result.
+    fn check_twice(&self, assignor: Assignor, expected: &[&str], mismatches: i64) {
+        self.check(assignor, None, expected, mismatches);
+        self.check(assignor, Some(expected), expected, mismatches);
+    }
+}
+
+/// AbstractStickyAssignorTest.testRackAwareAssignmentWithUniformSubscription, both assignors.
+#[test]
+fn sticky_rack_aware_uniform_subscription_matches_kafka_tests() {
+    let topics = [("t1", 6), ("t2", 7), ("t3", 2)];
+    let all = vec!["t1", "t2", "t3"];
+    let expected = [
+        "t1-0, t1-3, t2-0, t2-3, t2-6",
+        "t1-1, t1-4, t2-1, t2-4, t3-0",
+        "t1-2, t1-5, t2-2, t2-5, t3-1",
+    ];
+    let owned = [
+        "t1-0, t1-1, t1-2, t1-3, t1-4",
+        "t1-5, t2-0, t2-1, t2-2, t2-3",
+        "t2-4, t2-5, t2-6, t3-0, t3-1",
+    ];
+    for assignor in [Assignor::Sticky, Assignor::CooperativeSticky] {
+        let case = |rf, broker_racks, consumer_racks, prefer| RackCase {
+            topics: &topics,
+            rf,
+            broker_racks,
+            consumer_racks,
+            consumer_topics: vec![all.clone(), all.clone(), all.clone()],
+            prefer,
+        };
+        case(3, null_racks(3), racks(3), false).check_twice(assignor, &expected, -1);
+        case(3, racks(3), null_racks(3), false).check_twice(assignor, &expected, -1);
+        case(3, racks(3), racks(3), true).check_twice(assignor, &expected, 0);
+        case(4, racks(4), racks(3), true).check_twice(assignor, &expected, 0);
+        case(3, racks(3), racks(3), false).check_twice(assignor, &expected, 0);
+        let def = vec![Some("d"), Some("e"), Some("f")];
+        case(3, racks(3), def, false).check_twice(assignor, &expected, -1);
+        let nef = vec![None, Some("e"), Some("f")];
+        case(3, racks(3), nef, false).check_twice(assignor, &expected, -1);
+        case(1, racks(3), racks(3), false).check_twice(assignor, &expected, 0);
+        case(2, racks(3), racks(3), false).check_twice(assignor, &expected, 0);
+        case(3, racks(2), racks(3), false).check_twice(assignor, &expected, 5);
+        let misaligned = case(1, racks(3), racks(3), false);
+        if assignor == Assignor::CooperativeSticky {
+            let first = ["t1-0, t1-3", "t2-1", "t2-5, t3-1"];
+            misaligned.check(assignor, Some(&owned), &first, 0);
+        } else {
+            misaligned.check(assignor, Some(&owned), &expected, 0);
+        }
+        case(3, racks(3), racks(3), true).check(assignor, Some(&expected), &expected, 0);
+    }
+}
+
+/// AbstractStickyAssignorTest.testRackAwareAssignmentWithNonEqualSubscription, both assignors.
+#[test]
+fn sticky_rack_aware_non_equal_subscription_matches_kafka_tests() {
+    let topics = [("t1", 6), ("t2", 7), ("t3", 2)];
+    let all = vec!["t1", "t2", "t3"];
+    let non_rack_aware = [
+        "t1-5, t2-0, t2-2, t2-4, t2-6",
+        "t1-3, t2-1, t2-3, t2-5, t3-0",
+        "t1-0, t1-1, t1-2, t1-4, t3-1",
+    ];
+    let rf1 = [
+        "t1-3, t2-0, t2-2, t2-3, t2-6",
+        "t1-4, t2-1, t2-4, t2-5, t3-0",
+        "t1-0, t1-1, t1-2, t1-5, t3-1",
+    ];
+    let rf2 = [
+        "t1-3, t2-0, t2-2, t2-5, t2-6",
+        "t1-0, t2-1, t2-3, t2-4, t3-0",
+        "t1-1, t1-2, t1-4, t1-5, t3-1",
+    ];
+    let owned = [
+        "t1-0, t1-1, t1-2, t1-3, t1-4",
+        "t1-5, t2-0, t2-1, t2-2, t2-3",
+        "t2-4, t2-5, t2-6, t3-0, t3-1",
+    ];
+    for assignor in [Assignor::Sticky, Assignor::CooperativeSticky] {
+        let case = |rf, broker_racks, consumer_racks, prefer| RackCase {
+            topics: &topics,
+            rf,
+            broker_racks,
+            consumer_racks,
+            consumer_topics: vec![all.clone(), all.clone(), vec!["t1", "t3"]],
+            prefer,
+        };
+        case(3, null_racks(3), racks(3), false).check_twice(assignor, &non_rack_aware, -1);
+        case(3, racks(3), null_racks(3), false).check_twice(assignor, &non_rack_aware, -1);
+        case(3, racks(3), racks(3), true).check_twice(assignor, &non_rack_aware, 0);
+        case(4, racks(4), racks(3), true).check_twice(assignor, &non_rack_aware, 0);
+        case(3, racks(3), racks(3), false).check_twice(assignor, &non_rack_aware, 0);
+        let def = vec![Some("d"), Some("e"), Some("f")];
+        case(3, racks(3), def, false).check_twice(assignor, &non_rack_aware, -1);
+        let nef = vec![None, Some("e"), Some("f")];
+        case(3, racks(3), nef, false).check_twice(assignor, &non_rack_aware, -1);
+        case(1, racks(3), racks(3), false).check_twice(assignor, &rf1, 4);
+        case(2, racks(3), racks(3), false).check_twice(assignor, &rf2, 0);
+        case(3, racks(2), racks(3), false).check_twice(assignor, &non_rack_aware, 5);
+        let misaligned = case(1, racks(3), racks(3), false);
+        if assignor == Assignor::Sticky {
+            misaligned.check(assignor, Some(&owned), &rf1, 4);
+            for prefer in [false, true] {
+                let matching = case(3, racks(3), racks(3), prefer);
+                matching.check(assignor, Some(&owned), &non_rack_aware, 0);
+            }
+        } else {
+            let first = ["t1-3", "t2-1", "t3-1"];
+            misaligned.check(assignor, Some(&owned), &first, 0);
+            misaligned.check(assignor, Some(&first), &rf1, 4);
+            let first = ["t1-2, t1-3, t1-4", "t2-0, t2-1, t2-2, t2-3", "t3-0, t3-1"];
+            let second = [
+                "t1-2, t1-3, t1-4, t2-4, t2-5",
+                "t2-0, t2-1, t2-2, t2-3, t2-6",
+                "t1-0, t1-1, t1-5, t3-0, t3-1",
+            ];
+            for prefer in [false, true] {
+                let matching = case(3, racks(3), racks(3), prefer);
+                matching.check(assignor, Some(&owned), &first, 0);
+                matching.check(assignor, Some(&first), &second, 0);
+            }
+        }
+    }
+}
