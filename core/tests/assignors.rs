@@ -25,7 +25,11 @@ fn tp(text: &str) -> TopicPartition {
 fn strings(value: &Value) -> Vec<String> {
     value
         .as_array()
-        .map(|a| a.iter().filter_map(|s| s.as_str().map(String::from)).collect())
+        .map(|a| {
+            a.iter()
+                .filter_map(|s| s.as_str().map(String::from))
+                .collect()
+        })
         .unwrap_or_default()
 }
 
@@ -52,12 +56,7 @@ fn group_of(case: &Value) -> GroupSubscription {
         .collect();
     let partition_racks = case["partition_replica_racks"]
         .as_object()
-        .map(|racks| {
-            racks
-                .iter()
-                .map(|(p, r)| (tp(p), strings(r)))
-                .collect()
-        })
+        .map(|racks| racks.iter().map(|(p, r)| (tp(p), strings(r))).collect())
         .unwrap_or_default();
     GroupSubscription {
         members,
@@ -135,7 +134,12 @@ fn every_assignor_vector_passes() {
         }
     }
     println!("passed per assignor: {passed:?}");
-    assert!(failures.is_empty(), "{} failed:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} failed:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
     assert_eq!(passed.values().sum::<usize>(), cases.len());
 }
 
@@ -147,11 +151,23 @@ fn coordinator_vectors_pass() {
     for case in cases {
         let group = case["group_id"].as_str().expect("group id");
         let hash = string_hash_code(group);
-        assert_eq!(i64::from(hash), case["java_string_hashcode"].as_i64().unwrap(), "{group}");
-        assert_eq!(i64::from(utils_abs(hash)), case["utils_abs"].as_i64().unwrap(), "{group}");
+        assert_eq!(
+            i64::from(hash),
+            case["java_string_hashcode"].as_i64().unwrap(),
+            "{group}"
+        );
+        assert_eq!(
+            i64::from(utils_abs(hash)),
+            case["utils_abs"].as_i64().unwrap(),
+            "{group}"
+        );
         for (n, key) in [(50, "partition_of_50"), (10, "partition_of_10")] {
             let want = case[key].as_u64().unwrap();
-            assert_eq!(partition_for_group(group, n).map(u64::from), Some(want), "{group} % {n}");
+            assert_eq!(
+                partition_for_group(group, n).map(u64::from),
+                Some(want),
+                "{group} % {n}"
+            );
         }
     }
     // Utils.abs(Integer.MIN_VALUE) is 0, so this group lands on partition 0 of any topic.
@@ -160,15 +176,23 @@ fn coordinator_vectors_pass() {
 
 #[test]
 fn default_strategy_is_range_then_cooperative_sticky_and_eager() {
-    assert_eq!(DEFAULT_ASSIGNORS.map(Assignor::name), ["range", "cooperative-sticky"]);
-    assert_eq!(rebalance_protocol(&DEFAULT_ASSIGNORS), Some(RebalanceProtocol::Eager));
+    assert_eq!(
+        DEFAULT_ASSIGNORS.map(Assignor::name),
+        ["range", "cooperative-sticky"]
+    );
+    assert_eq!(
+        rebalance_protocol(&DEFAULT_ASSIGNORS),
+        Some(RebalanceProtocol::Eager)
+    );
     assert_eq!(
         rebalance_protocol(&[Assignor::CooperativeSticky]),
         Some(RebalanceProtocol::Cooperative)
     );
     for assignor in Assignor::ALL {
         assert_eq!(Assignor::from_name(assignor.name()), Some(assignor));
-        assert!(assignor.supported_protocols().contains(&RebalanceProtocol::Eager));
+        assert!(assignor
+            .supported_protocols()
+            .contains(&RebalanceProtocol::Eager));
     }
     assert_eq!(Assignor::from_name("uniform"), None);
 }
@@ -194,7 +218,11 @@ fn a_repeated_member_id_is_an_error_not_a_panic() {
     group.members.push(member);
     for assignor in Assignor::ALL {
         let result = assignor.assign(&group).unwrap();
-        assert_eq!(result.assignment["a"], vec![tp("t-0"), tp("t-1")], "{assignor:?}");
+        assert_eq!(
+            result.assignment["a"],
+            vec![tp("t-0"), tp("t-1")],
+            "{assignor:?}"
+        );
     }
 }
 
@@ -204,15 +232,20 @@ fn random_group(rng: &mut SimRng, equal_subscriptions: bool) -> GroupSubscriptio
     let topics: Vec<String> = (0..1 + rng.below(4)).map(|t| format!("t{t}")).collect();
     let mut group = GroupSubscription::default();
     for t in &topics {
-        group.partitions_per_topic.insert(t.clone(), rng.below(9) as u32);
+        group
+            .partitions_per_topic
+            .insert(t.clone(), rng.below(9) as u32);
     }
     let members = 1 + rng.below(8);
     for m in 0..members {
         let subscribed: Vec<String> = if equal_subscriptions {
             topics.clone()
         } else {
-            let picked: Vec<String> =
-                topics.iter().filter(|_| rng.below(2) == 0).cloned().collect();
+            let picked: Vec<String> = topics
+                .iter()
+                .filter(|_| rng.below(2) == 0)
+                .cloned()
+                .collect();
             if picked.is_empty() {
                 vec![topics[0].clone()]
             } else {
@@ -248,7 +281,10 @@ fn assert_valid(group: &GroupSubscription, result: &GroupAssignment, complete: b
     let mut seen = BTreeSet::new();
     for member in &group.members {
         for tp in &result.assignment[&member.member_id] {
-            assert!(member.topics.contains(&tp.topic), "{tp} to a non-subscriber");
+            assert!(
+                member.topics.contains(&tp.topic),
+                "{tp} to a non-subscriber"
+            );
             assert!(seen.insert(tp.clone()), "{tp} assigned twice");
         }
     }
@@ -270,7 +306,9 @@ fn every_subscribed_partition_is_assigned_exactly_once() {
     for round in 0..400 {
         let group = random_group(&mut rng, round % 2 == 0);
         for assignor in [Assignor::Range, Assignor::RoundRobin, Assignor::Sticky] {
-            let result = assignor.assign(&group).unwrap_or_else(|e| panic!("{assignor:?}: {e}"));
+            let result = assignor
+                .assign(&group)
+                .unwrap_or_else(|e| panic!("{assignor:?}: {e}"));
             assert_valid(&group, &result, true);
         }
         // Cooperative-sticky withholds what changes owner, so it may leave partitions out, but
@@ -280,7 +318,10 @@ fn every_subscribed_partition_is_assigned_exactly_once() {
         let withheld = result.partitions_transferring_ownership.clone().unwrap();
         let sticky = Assignor::Sticky.assign(&group).unwrap();
         for (tp, member) in &withheld {
-            assert!(sticky.assignment[member].contains(tp), "{tp} withheld from {member}");
+            assert!(
+                sticky.assignment[member].contains(tp),
+                "{tp} withheld from {member}"
+            );
         }
     }
 }
@@ -320,10 +361,16 @@ fn sticky_keeps_owned_partitions_when_already_balanced() {
             member.generation = Some(1);
         }
         let again = Assignor::Sticky.assign(&group).unwrap();
-        assert_eq!(first.assignment, again.assignment, "a balanced assignment moved");
+        assert_eq!(
+            first.assignment, again.assignment,
+            "a balanced assignment moved"
+        );
         let cooperative = Assignor::CooperativeSticky.assign(&group).unwrap();
         assert_eq!(first.assignment, cooperative.assignment);
-        assert!(cooperative.partitions_transferring_ownership.unwrap().is_empty());
+        assert!(cooperative
+            .partitions_transferring_ownership
+            .unwrap()
+            .is_empty());
     }
 }
 
@@ -385,7 +432,11 @@ struct RackCase<'t> {
 }
 
 fn racks(n: usize) -> Vec<Option<&'static str>> {
-    ["a", "b", "c", "d", "e", "f"].iter().take(n).map(|r| Some(*r)).collect()
+    ["a", "b", "c", "d", "e", "f"]
+        .iter()
+        .take(n)
+        .map(|r| Some(*r))
+        .collect()
 }
 
 fn null_racks(n: usize) -> Vec<Option<&'static str>> {
@@ -406,7 +457,9 @@ impl RackCase<'_> {
                     .filter_map(|j| self.broker_racks[(i + j + next) % self.broker_racks.len()])
                     .map(String::from)
                     .collect();
-                group.partition_racks.insert(TopicPartition::new(topic, i as u32), racks);
+                group
+                    .partition_racks
+                    .insert(TopicPartition::new(topic, i as u32), racks);
             }
             next += n as usize;
         }
@@ -426,7 +479,13 @@ impl RackCase<'_> {
     }
 
     /// Runs the assignor and compares with the expected lists and mismatch count (−1: unchecked).
-    fn check(&self, assignor: Assignor, owned: Option<&[&str]>, expected: &[&str], mismatches: i64) {
+    fn check(
+        &self,
+        assignor: Assignor,
+        owned: Option<&[&str]>,
+        expected: &[&str],
+        mismatches: i64,
+    ) {
         let group = self.group(owned);
         let result = assignor.assign(&group).unwrap();
         for (i, want) in expected.iter().enumerate() {
@@ -434,10 +493,18 @@ impl RackCase<'_> {
                 .iter()
                 .map(|p| p.to_string())
                 .collect();
-            assert_eq!(got.join(", "), *want, "{assignor:?} consumer{i}, owned {owned:?}");
+            assert_eq!(
+                got.join(", "),
+                *want,
+                "{assignor:?} consumer{i}, owned {owned:?}"
+            );
         }
         if mismatches >= 0 {
-            assert_eq!(rack_mismatches(&group, &result) as i64, mismatches, "{assignor:?}");
+            assert_eq!(
+                rack_mismatches(&group, &result) as i64,
+                mismatches,
+                "{assignor:?}"
+            );
         }
     }
 
@@ -566,4 +633,225 @@ fn sticky_rack_aware_non_equal_subscription_matches_kafka_tests() {
             }
         }
     }
+}
+
+/// RangeAssignorTest's rack-aware tests (`verifyRackAssignment` calls).
+#[test]
+fn range_rack_aware_matches_kafka_tests() {
+    let range = Assignor::Range;
+    let t15 = [("t1", 6), ("t2", 7), ("t3", 2)];
+    let t555 = [("t1", 5), ("t2", 5), ("t3", 5)];
+    let all = vec!["t1", "t2", "t3"];
+    let uniform = vec![all.clone(), all.clone(), all.clone()];
+    let non_equal = vec![all.clone(), all.clone(), vec!["t1", "t3"]];
+    let case = |topics, rf, brokers, consumer_topics: &Vec<Vec<&'static str>>| RackCase {
+        topics,
+        rf,
+        broker_racks: brokers,
+        consumer_racks: racks(3),
+        consumer_topics: consumer_topics.clone(),
+        prefer: false,
+    };
+    case(&t15, 1, racks(3), &uniform).check(
+        range,
+        None,
+        &[
+            "t1-0, t1-3, t2-0, t2-3, t2-6",
+            "t1-1, t1-4, t2-1, t2-4, t3-0",
+            "t1-2, t1-5, t2-2, t2-5, t3-1",
+        ],
+        0,
+    );
+    case(&t15, 2, racks(3), &uniform).check(
+        range,
+        None,
+        &[
+            "t1-0, t1-2, t2-0, t2-2, t2-3, t3-1",
+            "t1-1, t1-3, t2-1, t2-4, t3-0",
+            "t1-4, t1-5, t2-5, t2-6",
+        ],
+        1,
+    );
+    case(&t15, 3, racks(2), &uniform).check(
+        range,
+        None,
+        &[
+            "t1-0, t1-1, t2-0, t2-1, t2-2, t3-0",
+            "t1-2, t1-3, t2-3, t2-4, t3-1",
+            "t1-4, t1-5, t2-5, t2-6",
+        ],
+        4,
+    );
+    case(&t15, 1, racks(3), &non_equal).check(
+        range,
+        None,
+        &[
+            "t1-0, t1-3, t2-0, t2-2, t2-3, t2-6",
+            "t1-1, t1-4, t2-1, t2-4, t2-5, t3-0",
+            "t1-2, t1-5, t3-1",
+        ],
+        2,
+    );
+    case(&t15, 2, racks(3), &non_equal).check(
+        range,
+        None,
+        &[
+            "t1-0, t1-2, t2-0, t2-2, t2-3, t2-5, t3-1",
+            "t1-1, t1-3, t2-1, t2-4, t2-6, t3-0",
+            "t1-4, t1-5",
+        ],
+        0,
+    );
+    case(&t15, 3, racks(2), &non_equal).check(
+        range,
+        None,
+        &[
+            "t1-0, t1-1, t2-0, t2-1, t2-2, t2-3, t3-0",
+            "t1-2, t1-3, t2-4, t2-5, t2-6, t3-1",
+            "t1-4, t1-5",
+        ],
+        2,
+    );
+    let co_partitioned = [
+        "t1-0, t1-1, t2-0, t2-1, t3-0, t3-1",
+        "t1-2, t1-3, t2-2, t2-3, t3-2, t3-3",
+        "t1-4, t2-4, t3-4",
+    ];
+    case(&t555, 1, racks(3), &uniform).check(range, None, &co_partitioned, 10);
+    case(&t555, 2, racks(3), &uniform).check(range, None, &co_partitioned, 5);
+    case(&t555, 3, racks(2), &uniform).check(range, None, &co_partitioned, 3);
+    case(&t555, 1, racks(3), &non_equal).check(
+        range,
+        None,
+        &[
+            "t1-0, t1-1, t2-0, t2-1, t2-4, t3-0, t3-1",
+            "t1-2, t1-3, t2-2, t2-3, t3-2, t3-3",
+            "t1-4, t3-4",
+        ],
+        9,
+    );
+    case(&t555, 2, racks(3), &non_equal).check(
+        range,
+        None,
+        &[
+            "t1-2, t2-0, t2-1, t2-3, t3-2",
+            "t1-0, t1-3, t2-2, t2-4, t3-0, t3-3",
+            "t1-1, t1-4, t3-1, t3-4",
+        ],
+        0,
+    );
+    case(&t555, 3, racks(2), &non_equal).check(
+        range,
+        None,
+        &[
+            "t1-0, t1-1, t2-0, t2-1, t2-2, t3-0, t3-1",
+            "t1-2, t1-3, t2-3, t2-4, t3-2, t3-3",
+            "t1-4, t3-4",
+        ],
+        2,
+    );
+
+    let t6622 = [("t1", 6), ("t2", 6), ("t3", 2), ("t4", 2)];
+    let abba = vec![Some("a"), Some("b"), Some("b"), Some("a")];
+    let pairs = vec![
+        vec!["t1", "t2"],
+        vec!["t1", "t2"],
+        vec!["t3", "t4"],
+        vec!["t3", "t4"],
+    ];
+    let four = vec!["t1", "t2", "t3", "t4"];
+    let everyone = vec![four.clone(), four.clone(), four.clone(), four.clone()];
+    let co = |rf, brokers, consumer_topics: &Vec<Vec<&'static str>>| RackCase {
+        topics: &t6622,
+        rf,
+        broker_racks: brokers,
+        consumer_racks: abba.clone(),
+        consumer_topics: consumer_topics.clone(),
+        prefer: false,
+    };
+    let plain = [
+        "t1-0, t1-1, t1-2, t2-0, t2-1, t2-2",
+        "t1-3, t1-4, t1-5, t2-3, t2-4, t2-5",
+        "t3-0, t4-0",
+        "t3-1, t4-1",
+    ];
+    co(3, racks(2), &pairs).check(range, None, &plain, -1);
+    co(2, racks(2), &pairs).check(range, None, &plain, 0);
+    co(1, racks(2), &pairs).check(
+        range,
+        None,
+        &[
+            "t1-0, t1-2, t1-4, t2-0, t2-2, t2-4",
+            "t1-1, t1-3, t1-5, t2-1, t2-3, t2-5",
+            "t3-1, t4-1",
+            "t3-0, t4-0",
+        ],
+        0,
+    );
+    let plain = [
+        "t1-0, t1-1, t2-0, t2-1, t3-0, t4-0",
+        "t1-2, t1-3, t2-2, t2-3, t3-1, t4-1",
+        "t1-4, t2-4",
+        "t1-5, t2-5",
+    ];
+    co(3, racks(2), &everyone).check(range, None, &plain, -1);
+    co(2, racks(2), &everyone).check(range, None, &plain, 0);
+    co(1, racks(2), &everyone).check(
+        range,
+        None,
+        &[
+            "t1-0, t1-2, t2-0, t2-2, t3-0, t4-0",
+            "t1-1, t1-3, t2-1, t2-3, t3-1, t4-1",
+            "t1-5, t2-5",
+            "t1-4, t2-4",
+        ],
+        0,
+    );
+    co(1, racks(3), &everyone).check(
+        range,
+        None,
+        &[
+            "t1-0, t1-3, t2-0, t2-3, t3-0, t4-0",
+            "t1-1, t1-4, t2-1, t2-4, t3-1, t4-1",
+            "t1-2, t2-2",
+            "t1-5, t2-5",
+        ],
+        6,
+    );
+
+    // testCoPartitionedAssignmentWithSameSubscription: topics t7..t9 have no metadata.
+    let t6 = [
+        ("t1", 6),
+        ("t2", 6),
+        ("t3", 2),
+        ("t4", 2),
+        ("t5", 4),
+        ("t6", 4),
+    ];
+    let nine: Vec<&str> = vec!["t1", "t2", "t3", "t4", "t5", "t6", "t7", "t8", "t9"];
+    let same = |rf, brokers, prefer| RackCase {
+        topics: &t6,
+        rf,
+        broker_racks: brokers,
+        consumer_racks: racks(3),
+        consumer_topics: vec![nine.clone(), nine.clone(), nine.clone()],
+        prefer,
+    };
+    let plain = [
+        "t1-0, t1-1, t2-0, t2-1, t3-0, t4-0, t5-0, t5-1, t6-0, t6-1",
+        "t1-2, t1-3, t2-2, t2-3, t3-1, t4-1, t5-2, t6-2",
+        "t1-4, t1-5, t2-4, t2-5, t5-3, t6-3",
+    ];
+    same(3, null_racks(3), false).check(range, None, &plain, -1);
+    same(3, racks(3), true).check(range, None, &plain, 0);
+    same(2, racks(3), true).check(
+        range,
+        None,
+        &[
+            "t1-0, t1-2, t2-0, t2-2, t3-0, t4-0, t5-1, t6-1",
+            "t1-1, t1-3, t2-1, t2-3, t3-1, t4-1, t5-2, t6-2",
+            "t1-4, t1-5, t2-4, t2-5, t5-0, t5-3, t6-0, t6-3",
+        ],
+        0,
+    );
 }

@@ -74,7 +74,9 @@ pub(crate) fn assign(
     };
     builder.assign_owned_partitions();
     let mut unassigned: Vec<usize> = (0..total).filter(|&p| !builder.assigned[p]).collect();
-    builder.under_min.sort_by(|&a, &b| prepared.compare_ids(a, b));
+    builder
+        .under_min
+        .sort_by(|&a, &b| prepared.compare_ids(a, b));
     builder
         .at_min
         .make_contiguous()
@@ -109,7 +111,8 @@ impl Builder<'_, '_> {
             let keep = if owned.len() < self.min_quota {
                 self.under_min.push(member);
                 owned.len()
-            } else if owned.len() >= self.max_quota && self.current_over_min < self.expected_over_min
+            } else if owned.len() >= self.max_quota
+                && self.current_over_min < self.expected_over_min
             {
                 self.current_over_min += 1;
                 if self.current_over_min == self.expected_over_min {

@@ -144,8 +144,7 @@ impl Builder<'_, '_> {
             let owned = std::mem::take(&mut self.assignment[member]);
             for p in owned {
                 let topic = prepared.partitions[p].0;
-                if !prepared.subscribes(member, topic) || self.racks.mismatch(prepared, member, p)
-                {
+                if !prepared.subscribes(member, topic) || self.racks.mismatch(prepared, member, p) {
                     // Kafka leaves the partition's current consumer as it was.
                     self.holder[p] = None;
                     self.revocation_required = true;
@@ -193,10 +192,14 @@ impl Builder<'_, '_> {
     fn maybe_assign_partition(&mut self, partition: usize, rack_matching: bool) -> bool {
         let prepared = self.prepared;
         let topic = prepared.partitions[partition].0;
-        let chosen = self.sorted.iter().map(|&(_, rank)| self.by_rank[rank]).find(|&m| {
-            prepared.subscribes(m, topic)
-                && !(rack_matching && self.racks.mismatch(prepared, m, partition))
-        });
+        let chosen = self
+            .sorted
+            .iter()
+            .map(|&(_, rank)| self.by_rank[rank])
+            .find(|&m| {
+                prepared.subscribes(m, topic)
+                    && !(rack_matching && self.racks.mismatch(prepared, m, partition))
+            });
         let Some(member) = chosen else { return false };
         self.sorted_remove(member);
         self.assignment[member].push(partition);
@@ -240,10 +243,7 @@ impl Builder<'_, '_> {
         mut unassigned: Vec<usize>,
     ) -> Result<()> {
         let prepared = self.prepared;
-        let initializing = self
-            .sorted
-            .last()
-            .is_none_or(|&(size, _)| size == 0);
+        let initializing = self.sorted.last().is_none_or(|&(size, _)| size == 0);
         if self.racks.enabled {
             let mut left = Vec::new();
             for &p in &unassigned {
@@ -270,7 +270,11 @@ impl Builder<'_, '_> {
                 self.fixed[member] = true;
             }
         }
-        let before = (self.assignment.clone(), self.holder.clone(), self.current.clone());
+        let before = (
+            self.assignment.clone(),
+            self.holder.clone(),
+            self.current.clone(),
+        );
         if !self.revocation_required {
             // First try to balance by moving only the newly assigned partitions.
             self.perform_reassignments(&unassigned, previous)?;
@@ -332,8 +336,8 @@ impl Builder<'_, '_> {
                 if self.is_balanced()? {
                     break;
                 }
-                let consumer = self.current[p]
-                    .ok_or_else(|| broken("a partition to move has no consumer"))?;
+                let consumer =
+                    self.current[p].ok_or_else(|| broken("a partition to move has no consumer"))?;
                 let size = self.size(consumer)?;
                 if let Some((owner, _)) = previous[p] {
                     if size > self.size(owner)? + 1 {
@@ -378,8 +382,8 @@ impl Builder<'_, '_> {
     }
 
     fn reassign_partition_to(&mut self, partition: usize, new: usize) -> Result<()> {
-        let old = self.current[partition]
-            .ok_or_else(|| broken("a partition to move has no consumer"))?;
+        let old =
+            self.current[partition].ok_or_else(|| broken("a partition to move has no consumer"))?;
         let moved = self
             .movements
             .partition_to_move(self.prepared, partition, old, new);
@@ -387,8 +391,8 @@ impl Builder<'_, '_> {
     }
 
     fn process_partition_movement(&mut self, partition: usize, new: usize) -> Result<()> {
-        let old = self.current[partition]
-            .ok_or_else(|| broken("a partition to move has no consumer"))?;
+        let old =
+            self.current[partition].ok_or_else(|| broken("a partition to move has no consumer"))?;
         self.size(old)?;
         self.size(new)?;
         self.sorted_remove(old);

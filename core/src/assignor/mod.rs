@@ -444,9 +444,7 @@ impl<'a> Prepared<'a> {
             .collect();
         let partitions_transferring_ownership = transferring.map(|map| {
             map.into_iter()
-                .map(|(p, member)| {
-                    (self.topic_partition(p), self.member_id(member).to_string())
-                })
+                .map(|(p, member)| (self.topic_partition(p), self.member_id(member).to_string()))
                 .collect()
         });
         GroupAssignment {

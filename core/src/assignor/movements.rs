@@ -83,7 +83,10 @@ impl PartitionMovements {
             return partition;
         };
         // A partition that already moved counts from its original owner.
-        let old = self.moves.get(&partition).map_or(old, |&(source, _)| source);
+        let old = self
+            .moves
+            .get(&partition)
+            .map_or(old, |&(source, _)| source);
         pairs
             .get(&(new, old))
             .and_then(JavaHashTable::first)

@@ -91,7 +91,12 @@ impl<'a> RackInfo<'a> {
 
     /// `racksMismatch`: the member has a rack (and rack-aware assignment is on) and no replica
     /// of the partition is on it.
-    pub(crate) fn mismatch(&self, prepared: &Prepared<'_>, member: usize, partition: usize) -> bool {
+    pub(crate) fn mismatch(
+        &self,
+        prepared: &Prepared<'_>,
+        member: usize,
+        partition: usize,
+    ) -> bool {
         match self.consumer_racks[member] {
             Some(rack) => !prepared.replica_racks[partition].contains(rack),
             None => false,

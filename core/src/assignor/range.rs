@@ -34,8 +34,10 @@ impl TopicState {
     fn new(prepared: &Prepared<'_>, topic: usize) -> TopicState {
         let consumers = prepared.members_by_member_info(|m| prepared.subscribes(m, topic));
         let partitions = prepared.topics[topic].partitions;
-        let consumer_racks: BTreeSet<&str> =
-            consumers.iter().filter_map(|&m| prepared.racks[m]).collect();
+        let consumer_racks: BTreeSet<&str> = consumers
+            .iter()
+            .filter_map(|&m| prepared.racks[m])
+            .collect();
         let first = prepared.topics[topic].first;
         let replica_racks = || prepared.replica_racks[first..first + partitions].iter();
         let needs_rack_aware = !consumer_racks.is_empty() && {

@@ -10,11 +10,11 @@
 //! unfenced and one of fenced brokers. Every random draw happens at the same point and in the same
 //! order as in Kafka, so with Kafka's `MockRandom` the placements are Kafka's, vector for vector.
 
+use super::java_random::{shuffle, PlacementRandom};
+use crate::error::{Error, ErrorKind, Result};
 use crate::java::{
     compare_optional_java_strings, hash_map_iteration_order, optional_string_hash_code,
 };
-use super::java_random::{shuffle, PlacementRandom};
-use crate::error::{Error, ErrorKind, Result};
 use crate::BrokerId;
 
 /// A broker the controller may place replicas on: registered and not in controlled shutdown.
