@@ -16,7 +16,7 @@
 //! transferring ownership.
 
 use super::rack::RackInfo;
-use super::sticky::{remove_first, Ownership};
+use super::sticky::{remove_first, Ownership, StickyResult};
 use super::Prepared;
 use crate::error::{Error, ErrorKind, Result};
 use std::collections::{BTreeMap, VecDeque};
@@ -54,7 +54,7 @@ pub(crate) fn assign(
     prepared: &Prepared<'_>,
     racks: &RackInfo<'_>,
     ownership: Ownership,
-) -> Result<(Vec<Vec<usize>>, BTreeMap<usize, usize>)> {
+) -> Result<StickyResult> {
     let members = prepared.member_count();
     let total = prepared.partitions.len();
     let mut builder = Builder {
@@ -87,7 +87,10 @@ pub(crate) fn assign(
     }
     builder.assign_round_robin(&unassigned)?;
     builder.verify_unfilled_members()?;
-    Ok((builder.assignment, builder.transferring))
+    Ok(StickyResult {
+        assignment: builder.assignment,
+        transferring: Some(builder.transferring),
+    })
 }
 
 impl Builder<'_, '_> {

@@ -15,7 +15,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 /// Runs the cooperative assignor: each member's partitions for this round, and the partitions
 /// withheld with the member that will get them.
-pub(crate) fn assign(prepared: &Prepared<'_>) -> Result<(Vec<Vec<usize>>, BTreeMap<usize, usize>)> {
+pub(crate) fn assign(prepared: &Prepared<'_>) -> Result<StickyResult> {
     let StickyResult {
         mut assignment,
         transferring,
@@ -29,7 +29,10 @@ pub(crate) fn assign(prepared: &Prepared<'_>) -> Result<(Vec<Vec<usize>>, BTreeM
             list.retain(|&p| p != partition);
         }
     }
-    Ok((assignment, transferring))
+    Ok(StickyResult {
+        assignment,
+        transferring: Some(transferring),
+    })
 }
 
 /// `computePartitionsTransferringOwnership`: partitions newly assigned to a member that some

@@ -193,8 +193,8 @@ impl Assignor {
                 (result.assignment, result.transferring)
             }
             Assignor::CooperativeSticky => {
-                let (assignment, transferring) = cooperative_sticky::assign(&prepared)?;
-                (assignment, Some(transferring))
+                let result = cooperative_sticky::assign(&prepared)?;
+                (result.assignment, result.transferring)
             }
         };
         Ok(prepared.result(owners, transferring))

@@ -118,11 +118,7 @@ pub(crate) fn assign(prepared: &Prepared<'_>) -> Result<StickyResult> {
     let racks = RackInfo::new(prepared);
     let ownership = ownership(prepared);
     if ownership.all_subscriptions_equal {
-        let (assignment, transferring) = constrained::assign(prepared, &racks, ownership)?;
-        Ok(StickyResult {
-            assignment,
-            transferring: Some(transferring),
-        })
+        constrained::assign(prepared, &racks, ownership)
     } else {
         Ok(StickyResult {
             assignment: general::assign(prepared, &racks, ownership)?,
