@@ -1,13 +1,18 @@
 //! The `kafka-sim` binary, run as users run it.
 
 use std::io::Write;
-use std::process::{Command, Stdio};
+use std::process::{Command, Output, Stdio};
 
 fn kafka_sim(args: &[&str]) -> (i32, String, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_kafka-sim"))
         .args(args)
         .output()
         .expect("runs");
+    outcome(out)
+}
+
+/// Exit code, standard output and standard error.
+fn outcome(out: Output) -> (i32, String, String) {
     (
         out.status.code().unwrap_or(-1),
         String::from_utf8_lossy(&out.stdout).into_owned(),
@@ -183,12 +188,7 @@ fn kafka_sim_with_stdin(args: &[&str], input: &str) -> (i32, String, String) {
         .expect("stdin")
         .write_all(input.as_bytes())
         .expect("writes");
-    let out = child.wait_with_output().expect("finishes");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    outcome(child.wait_with_output().expect("finishes"))
 }
 
 fn conformance(name: &str) -> serde_json::Value {

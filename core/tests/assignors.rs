@@ -516,48 +516,71 @@ impl RackCase<'_> {
     }
 }
 
+/// The topics of Kafka's sticky rack tests, laid out in this order over the brokers.
+const RACK_TEST_TOPICS: [(&str, u32); 3] = [("t1", 6), ("t2", 7), ("t3", 2)];
+
+/// The owned partitions of those tests' "misaligned" cases (rf 1: mostly on other racks).
+const MISALIGNED_OWNED: [&str; 3] = [
+    "t1-0, t1-1, t1-2, t1-3, t1-4",
+    "t1-5, t2-0, t2-1, t2-2, t2-3",
+    "t2-4, t2-5, t2-6, t3-0, t3-1",
+];
+
+/// A case of those tests for given subscriptions: (rf, broker racks, consumer racks, hook).
+fn sticky_rack_case(
+    consumer_topics: Vec<Vec<&'static str>>,
+) -> impl Fn(usize, Vec<Option<&'static str>>, Vec<Option<&'static str>>, bool) -> RackCase<'static>
+{
+    move |rf, broker_racks, consumer_racks, prefer| RackCase {
+        topics: &RACK_TEST_TOPICS,
+        rf,
+        broker_racks,
+        consumer_racks,
+        consumer_topics: consumer_topics.clone(),
+        prefer,
+    }
+}
+
+/// The combinations of Kafka's sticky rack tests whose result is the non-rack-aware one: no
+/// broker racks, no consumer racks, every partition on every rack (with and without the test
+/// hook), consumers on racks without replicas, and a consumer without a rack.
+fn check_where_racks_change_nothing<'t>(
+    case: &impl Fn(usize, Vec<Option<&'t str>>, Vec<Option<&'t str>>, bool) -> RackCase<'t>,
+    assignor: Assignor,
+    expected: &[&str],
+) {
+    case(3, null_racks(3), racks(3), false).check_twice(assignor, expected, -1);
+    case(3, racks(3), null_racks(3), false).check_twice(assignor, expected, -1);
+    case(3, racks(3), racks(3), true).check_twice(assignor, expected, 0);
+    case(4, racks(4), racks(3), true).check_twice(assignor, expected, 0);
+    case(3, racks(3), racks(3), false).check_twice(assignor, expected, 0);
+    let def = vec![Some("d"), Some("e"), Some("f")];
+    case(3, racks(3), def, false).check_twice(assignor, expected, -1);
+    let nef = vec![None, Some("e"), Some("f")];
+    case(3, racks(3), nef, false).check_twice(assignor, expected, -1);
+}
+
 /// AbstractStickyAssignorTest.testRackAwareAssignmentWithUniformSubscription, both assignors.
 #[test]
 fn sticky_rack_aware_uniform_subscription_matches_kafka_tests() {
-    let topics = [("t1", 6), ("t2", 7), ("t3", 2)];
     let all = vec!["t1", "t2", "t3"];
     let expected = [
         "t1-0, t1-3, t2-0, t2-3, t2-6",
         "t1-1, t1-4, t2-1, t2-4, t3-0",
         "t1-2, t1-5, t2-2, t2-5, t3-1",
     ];
-    let owned = [
-        "t1-0, t1-1, t1-2, t1-3, t1-4",
-        "t1-5, t2-0, t2-1, t2-2, t2-3",
-        "t2-4, t2-5, t2-6, t3-0, t3-1",
-    ];
     for assignor in [Assignor::Sticky, Assignor::CooperativeSticky] {
-        let case = |rf, broker_racks, consumer_racks, prefer| RackCase {
-            topics: &topics,
-            rf,
-            broker_racks,
-            consumer_racks,
-            consumer_topics: vec![all.clone(), all.clone(), all.clone()],
-            prefer,
-        };
-        case(3, null_racks(3), racks(3), false).check_twice(assignor, &expected, -1);
-        case(3, racks(3), null_racks(3), false).check_twice(assignor, &expected, -1);
-        case(3, racks(3), racks(3), true).check_twice(assignor, &expected, 0);
-        case(4, racks(4), racks(3), true).check_twice(assignor, &expected, 0);
-        case(3, racks(3), racks(3), false).check_twice(assignor, &expected, 0);
-        let def = vec![Some("d"), Some("e"), Some("f")];
-        case(3, racks(3), def, false).check_twice(assignor, &expected, -1);
-        let nef = vec![None, Some("e"), Some("f")];
-        case(3, racks(3), nef, false).check_twice(assignor, &expected, -1);
+        let case = sticky_rack_case(vec![all.clone(), all.clone(), all.clone()]);
+        check_where_racks_change_nothing(&case, assignor, &expected);
         case(1, racks(3), racks(3), false).check_twice(assignor, &expected, 0);
         case(2, racks(3), racks(3), false).check_twice(assignor, &expected, 0);
         case(3, racks(2), racks(3), false).check_twice(assignor, &expected, 5);
         let misaligned = case(1, racks(3), racks(3), false);
         if assignor == Assignor::CooperativeSticky {
             let first = ["t1-0, t1-3", "t2-1", "t2-5, t3-1"];
-            misaligned.check(assignor, Some(&owned), &first, 0);
+            misaligned.check(assignor, Some(&MISALIGNED_OWNED), &first, 0);
         } else {
-            misaligned.check(assignor, Some(&owned), &expected, 0);
+            misaligned.check(assignor, Some(&MISALIGNED_OWNED), &expected, 0);
         }
         case(3, racks(3), racks(3), true).check(assignor, Some(&expected), &expected, 0);
     }
@@ -566,7 +589,6 @@ fn sticky_rack_aware_uniform_subscription_matches_kafka_tests() {
 /// AbstractStickyAssignorTest.testRackAwareAssignmentWithNonEqualSubscription, both assignors.
 #[test]
 fn sticky_rack_aware_non_equal_subscription_matches_kafka_tests() {
-    let topics = [("t1", 6), ("t2", 7), ("t3", 2)];
     let all = vec!["t1", "t2", "t3"];
     let non_rack_aware = [
         "t1-5, t2-0, t2-2, t2-4, t2-6",
@@ -583,42 +605,22 @@ fn sticky_rack_aware_non_equal_subscription_matches_kafka_tests() {
         "t1-0, t2-1, t2-3, t2-4, t3-0",
         "t1-1, t1-2, t1-4, t1-5, t3-1",
     ];
-    let owned = [
-        "t1-0, t1-1, t1-2, t1-3, t1-4",
-        "t1-5, t2-0, t2-1, t2-2, t2-3",
-        "t2-4, t2-5, t2-6, t3-0, t3-1",
-    ];
     for assignor in [Assignor::Sticky, Assignor::CooperativeSticky] {
-        let case = |rf, broker_racks, consumer_racks, prefer| RackCase {
-            topics: &topics,
-            rf,
-            broker_racks,
-            consumer_racks,
-            consumer_topics: vec![all.clone(), all.clone(), vec!["t1", "t3"]],
-            prefer,
-        };
-        case(3, null_racks(3), racks(3), false).check_twice(assignor, &non_rack_aware, -1);
-        case(3, racks(3), null_racks(3), false).check_twice(assignor, &non_rack_aware, -1);
-        case(3, racks(3), racks(3), true).check_twice(assignor, &non_rack_aware, 0);
-        case(4, racks(4), racks(3), true).check_twice(assignor, &non_rack_aware, 0);
-        case(3, racks(3), racks(3), false).check_twice(assignor, &non_rack_aware, 0);
-        let def = vec![Some("d"), Some("e"), Some("f")];
-        case(3, racks(3), def, false).check_twice(assignor, &non_rack_aware, -1);
-        let nef = vec![None, Some("e"), Some("f")];
-        case(3, racks(3), nef, false).check_twice(assignor, &non_rack_aware, -1);
+        let case = sticky_rack_case(vec![all.clone(), all.clone(), vec!["t1", "t3"]]);
+        check_where_racks_change_nothing(&case, assignor, &non_rack_aware);
         case(1, racks(3), racks(3), false).check_twice(assignor, &rf1, 4);
         case(2, racks(3), racks(3), false).check_twice(assignor, &rf2, 0);
         case(3, racks(2), racks(3), false).check_twice(assignor, &non_rack_aware, 5);
         let misaligned = case(1, racks(3), racks(3), false);
         if assignor == Assignor::Sticky {
-            misaligned.check(assignor, Some(&owned), &rf1, 4);
+            misaligned.check(assignor, Some(&MISALIGNED_OWNED), &rf1, 4);
             for prefer in [false, true] {
                 let matching = case(3, racks(3), racks(3), prefer);
-                matching.check(assignor, Some(&owned), &non_rack_aware, 0);
+                matching.check(assignor, Some(&MISALIGNED_OWNED), &non_rack_aware, 0);
             }
         } else {
             let first = ["t1-3", "t2-1", "t3-1"];
-            misaligned.check(assignor, Some(&owned), &first, 0);
+            misaligned.check(assignor, Some(&MISALIGNED_OWNED), &first, 0);
             misaligned.check(assignor, Some(&first), &rf1, 4);
             let first = ["t1-2, t1-3, t1-4", "t2-0, t2-1, t2-2, t2-3", "t3-0, t3-1"];
             let second = [
@@ -628,7 +630,7 @@ fn sticky_rack_aware_non_equal_subscription_matches_kafka_tests() {
             ];
             for prefer in [false, true] {
                 let matching = case(3, racks(3), racks(3), prefer);
-                matching.check(assignor, Some(&owned), &first, 0);
+                matching.check(assignor, Some(&MISALIGNED_OWNED), &first, 0);
                 matching.check(assignor, Some(&first), &second, 0);
             }
         }
@@ -769,44 +771,45 @@ fn range_rack_aware_matches_kafka_tests() {
         consumer_topics: consumer_topics.clone(),
         prefer: false,
     };
-    let plain = [
-        "t1-0, t1-1, t1-2, t2-0, t2-1, t2-2",
-        "t1-3, t1-4, t1-5, t2-3, t2-4, t2-5",
-        "t3-0, t4-0",
-        "t3-1, t4-1",
+    // Per subscription layout: without rack alignment (rf 3 and 2 on two racks), then aligned
+    // (rf 1), co-partitioning kept either way.
+    let layouts = [
+        (
+            &pairs,
+            [
+                "t1-0, t1-1, t1-2, t2-0, t2-1, t2-2",
+                "t1-3, t1-4, t1-5, t2-3, t2-4, t2-5",
+                "t3-0, t4-0",
+                "t3-1, t4-1",
+            ],
+            [
+                "t1-0, t1-2, t1-4, t2-0, t2-2, t2-4",
+                "t1-1, t1-3, t1-5, t2-1, t2-3, t2-5",
+                "t3-1, t4-1",
+                "t3-0, t4-0",
+            ],
+        ),
+        (
+            &everyone,
+            [
+                "t1-0, t1-1, t2-0, t2-1, t3-0, t4-0",
+                "t1-2, t1-3, t2-2, t2-3, t3-1, t4-1",
+                "t1-4, t2-4",
+                "t1-5, t2-5",
+            ],
+            [
+                "t1-0, t1-2, t2-0, t2-2, t3-0, t4-0",
+                "t1-1, t1-3, t2-1, t2-3, t3-1, t4-1",
+                "t1-5, t2-5",
+                "t1-4, t2-4",
+            ],
+        ),
     ];
-    co(3, racks(2), &pairs).check(range, None, &plain, -1);
-    co(2, racks(2), &pairs).check(range, None, &plain, 0);
-    co(1, racks(2), &pairs).check(
-        range,
-        None,
-        &[
-            "t1-0, t1-2, t1-4, t2-0, t2-2, t2-4",
-            "t1-1, t1-3, t1-5, t2-1, t2-3, t2-5",
-            "t3-1, t4-1",
-            "t3-0, t4-0",
-        ],
-        0,
-    );
-    let plain = [
-        "t1-0, t1-1, t2-0, t2-1, t3-0, t4-0",
-        "t1-2, t1-3, t2-2, t2-3, t3-1, t4-1",
-        "t1-4, t2-4",
-        "t1-5, t2-5",
-    ];
-    co(3, racks(2), &everyone).check(range, None, &plain, -1);
-    co(2, racks(2), &everyone).check(range, None, &plain, 0);
-    co(1, racks(2), &everyone).check(
-        range,
-        None,
-        &[
-            "t1-0, t1-2, t2-0, t2-2, t3-0, t4-0",
-            "t1-1, t1-3, t2-1, t2-3, t3-1, t4-1",
-            "t1-5, t2-5",
-            "t1-4, t2-4",
-        ],
-        0,
-    );
+    for (subscriptions, plain, aligned) in layouts {
+        co(3, racks(2), subscriptions).check(range, None, &plain, -1);
+        co(2, racks(2), subscriptions).check(range, None, &plain, 0);
+        co(1, racks(2), subscriptions).check(range, None, &aligned, 0);
+    }
     co(1, racks(3), &everyone).check(
         range,
         None,
