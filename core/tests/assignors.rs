@@ -858,3 +858,183 @@ fn range_rack_aware_matches_kafka_tests() {
         0,
     );
 }
+
+/// A member of StickyAssignorTest's generation scenarios (`buildSubscriptionV2Above`).
+fn owning(
+    id: &str,
+    topics: &[&str],
+    owned: &[TopicPartition],
+    generation: i32,
+) -> MemberSubscription {
+    let mut member = MemberSubscription::new(id, topics.iter().copied());
+    member.owned_partitions = owned.to_vec();
+    member.generation = Some(generation);
+    member
+}
+
+fn counts(group: &GroupSubscription, result: &GroupAssignment) -> Vec<usize> {
+    group
+        .members
+        .iter()
+        .map(|m| result.assignment[&m.member_id].len())
+        .collect()
+}
+
+fn contains_all(outer: &[TopicPartition], inner: &[TopicPartition]) -> bool {
+    inner.iter().all(|p| outer.contains(p))
+}
+
+/// StickyAssignorTest.testAssignmentWithMultipleGenerations1, equal and unequal subscriptions.
+#[test]
+fn sticky_multiple_generations_1() {
+    for equal in [true, false] {
+        let all = ["topic", "topic2"];
+        let second: &[&str] = if equal { &all } else { &["topic"] };
+        let mut group = GroupSubscription::default();
+        group.partitions_per_topic.insert("topic".into(), 6);
+        group.partitions_per_topic.insert("topic2".into(), 6);
+        group.members = vec![
+            MemberSubscription::new("consumer1", all),
+            MemberSubscription::new("consumer2", second.iter().copied()),
+            MemberSubscription::new("consumer3", all),
+        ];
+        let r1 = Assignor::Sticky.assign(&group).unwrap();
+        assert_eq!(counts(&group, &r1), [4, 4, 4]);
+        let (p1, p2, p3) = (
+            &r1.assignment["consumer1"],
+            &r1.assignment["consumer2"],
+            &r1.assignment["consumer3"],
+        );
+        group.members = vec![
+            owning("consumer1", &all, p1, 1),
+            owning("consumer2", second, p2, 1),
+        ];
+        let r2 = Assignor::Sticky.assign(&group).unwrap();
+        assert_eq!(counts(&group, &r2), [6, 6]);
+        let (q1, q2) = (&r2.assignment["consumer1"], &r2.assignment["consumer2"]);
+        if equal {
+            assert!(contains_all(q1, p1));
+        }
+        assert!(contains_all(q2, p2));
+        assert!(q2.iter().any(|p| p3.contains(p)));
+        group.members = vec![
+            owning("consumer2", second, q2, 2),
+            owning("consumer3", &all, p3, 1),
+        ];
+        let r3 = Assignor::Sticky.assign(&group).unwrap();
+        assert_eq!(counts(&group, &r3), [6, 6]);
+        assert_valid(&group, &r3, true);
+    }
+}
+
+/// StickyAssignorTest.testAssignmentWithMultipleGenerations2 and
+/// testAssignmentWithConflictingPreviousGenerations, equal and unequal subscriptions.
+#[test]
+fn sticky_multiple_and_conflicting_generations() {
+    let all = ["topic", "topic2", "topic3"];
+    for equal in [true, false] {
+        let first: &[&str] = if equal { &all } else { &["topic"] };
+        let third: &[&str] = if equal { &all } else { &["topic", "topic2"] };
+        let mut group = GroupSubscription::default();
+        for t in all {
+            group.partitions_per_topic.insert(t.into(), 4);
+        }
+        group.members = vec![
+            MemberSubscription::new("consumer1", first.iter().copied()),
+            MemberSubscription::new("consumer2", all),
+            MemberSubscription::new("consumer3", third.iter().copied()),
+        ];
+        let r1 = Assignor::Sticky.assign(&group).unwrap();
+        assert_eq!(counts(&group, &r1), [4, 4, 4]);
+        let (p1, p2, p3) = (
+            &r1.assignment["consumer1"],
+            &r1.assignment["consumer2"],
+            &r1.assignment["consumer3"],
+        );
+        let alone = GroupSubscription {
+            members: vec![owning("consumer2", &all, p2, 1)],
+            ..group.clone()
+        };
+        let r2 = Assignor::Sticky.assign(&alone).unwrap();
+        let q2 = &r2.assignment["consumer2"];
+        assert_eq!(q2.len(), 12);
+        group.members = vec![
+            owning("consumer1", first, p1, 1),
+            owning("consumer2", &all, q2, 2),
+            owning("consumer3", third, p3, 1),
+        ];
+        let r3 = Assignor::Sticky.assign(&group).unwrap();
+        assert_eq!(counts(&group, &r3), [4, 4, 4]);
+        assert_valid(&group, &r3, true);
+
+        // Conflicting claims: consumer1 (generation 1) claims partitions that the others own in
+        // generation 2; the newer owners keep what they can.
+        let second: &[&str] = if equal { &all } else { &["topic", "topic2"] };
+        let c1: Vec<TopicPartition> = if equal {
+            [
+                "topic-0", "topic-1", "topic-2", "topic2-2", "topic2-3", "topic3-0",
+            ]
+            .map(tp)
+            .to_vec()
+        } else {
+            ["topic-0", "topic-1", "topic-2", "topic-3"]
+                .map(tp)
+                .to_vec()
+        };
+        let c2 = [
+            "topic-0", "topic-1", "topic2-0", "topic2-1", "topic2-2", "topic2-3",
+        ]
+        .map(tp);
+        let c3 = [
+            "topic-2", "topic-3", "topic3-0", "topic3-1", "topic3-2", "topic3-3",
+        ]
+        .map(tp);
+        group.members = vec![
+            owning("consumer1", first, &c1, 1),
+            owning("consumer2", second, &c2, 2),
+            owning("consumer3", &all, &c3, 2),
+        ];
+        let result = Assignor::Sticky.assign(&group).unwrap();
+        assert_eq!(counts(&group, &result), [4, 4, 4]);
+        assert!(contains_all(&c2, &result.assignment["consumer2"]));
+        assert!(contains_all(&c3, &result.assignment["consumer3"]));
+        assert_valid(&group, &result, true);
+    }
+}
+
+/// CooperativeStickyAssignorTest.testUniformSubscriptionTransferOwnershipListIsRight: with
+/// rf 1 on racks a, b, a, b, each member owns one partition on the other rack; both move.
+#[test]
+fn cooperative_rack_moves_are_withheld() {
+    let mut group = GroupSubscription::default();
+    group.partitions_per_topic.insert("topic1".into(), 4);
+    for p in 0..4u32 {
+        let rack = if p % 2 == 0 { "a" } else { "b" };
+        group
+            .partition_racks
+            .insert(TopicPartition::new("topic1", p), vec![rack.to_string()]);
+    }
+    for (id, rack, owned) in [
+        ("c0", "a", ["topic1-0", "topic1-1"]),
+        ("c1", "b", ["topic1-2", "topic1-3"]),
+    ] {
+        let mut member = owning(id, &["topic1"], &owned.map(tp), 1);
+        member.rack = Some(rack.to_string());
+        group.members.push(member);
+    }
+    let result = Assignor::CooperativeSticky.assign(&group).unwrap();
+    let moving = result.partitions_transferring_ownership.unwrap();
+    let moving: Vec<(String, &str)> = moving
+        .iter()
+        .map(|(p, m)| (p.to_string(), m.as_str()))
+        .collect();
+    assert_eq!(
+        moving,
+        [
+            ("topic1-1".to_string(), "c1"),
+            ("topic1-2".to_string(), "c0")
+        ]
+    );
+    assert_eq!(result.assignment["c0"], [tp("topic1-0")]);
+    assert_eq!(result.assignment["c1"], [tp("topic1-3")]);
+}
