@@ -98,24 +98,26 @@ impl<T: PartialEq> JavaHashTable<T> {
         }
     }
 
-    /// `put`/`add` of a key with Java hash code `hash`; a key already present keeps its place.
+    /// `put`/`add` of a key with Java hash code `hash`. The key must not be present (callers
+    /// know their keys are new; checking would cost a scan per insertion).
     pub(crate) fn insert(&mut self, key: T, hash: i32) {
-        if self.entries.iter().any(|(k, _, _)| *k == key) {
-            return;
-        }
         if self.capacity == 0 {
             self.capacity = INITIAL_CAPACITY;
         }
         let bucket_hash = spread(hash);
-        let mask = self.capacity - 1;
-        let already_in_bucket = self
-            .entries
-            .iter()
-            .filter(|(_, other, _)| other & mask == bucket_hash & mask)
-            .count();
-        // Java checks the bucket while appending: the new entry is the ninth or later.
-        if already_in_bucket >= TREEIFY_THRESHOLD && self.capacity < MIN_TREEIFY_CAPACITY {
-            self.capacity *= 2;
+        // Only a table below 64 buckets grows for a crowded bucket, and such a table holds at
+        // most 48 entries, so counting the bucket stays cheap.
+        if self.capacity < MIN_TREEIFY_CAPACITY {
+            let mask = self.capacity - 1;
+            let already_in_bucket = self
+                .entries
+                .iter()
+                .filter(|(_, other, _)| other & mask == bucket_hash & mask)
+                .count();
+            // Java checks the bucket while appending: the new entry is the ninth or later.
+            if already_in_bucket >= TREEIFY_THRESHOLD {
+                self.capacity *= 2;
+            }
         }
         self.entries.push((key, bucket_hash, self.next_sequence));
         self.next_sequence += 1;

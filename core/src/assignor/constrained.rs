@@ -74,13 +74,12 @@ pub(crate) fn assign(
     };
     builder.assign_owned_partitions();
     let mut unassigned: Vec<usize> = (0..total).filter(|&p| !builder.assigned[p]).collect();
-    builder
-        .under_min
-        .sort_by(|&a, &b| prepared.compare_ids(a, b));
+    // Both lists by member id, as Java strings compare.
+    builder.under_min.sort_by_key(|&m| prepared.id_rank[m]);
     builder
         .at_min
         .make_contiguous()
-        .sort_by(|&a, &b| prepared.compare_ids(a, b));
+        .sort_by_key(|&m| prepared.id_rank[m]);
     racks.sort_by_rack_consumers(&mut unassigned);
     if racks.enabled {
         unassigned = builder.assign_rack_aware_round_robin(unassigned);

@@ -245,6 +245,9 @@ pub(crate) struct Prepared<'a> {
     pub(crate) replica_racks: Vec<BTreeSet<&'a str>>,
     /// Each member's rank when member ids are sorted as Java strings.
     pub(crate) id_rank: Vec<usize>,
+    /// All members in `MemberInfo` order; equal ones (a repeated instance id) stay in hash
+    /// order, as Java's stable sort of a list built from the member map leaves them.
+    pub(crate) by_member_info: Vec<usize>,
 }
 
 impl<'a> Prepared<'a> {
@@ -301,6 +304,7 @@ impl<'a> Prepared<'a> {
             hash_order: Vec::new(),
             replica_racks: Vec::new(),
             id_rank: vec![0; group.members.len()],
+            by_member_info: Vec::new(),
         };
         for member in &group.members {
             let names: BTreeSet<&str> = member.topics.iter().map(String::as_str).collect();
@@ -344,6 +348,9 @@ impl<'a> Prepared<'a> {
         for (rank, member) in by_id.into_iter().enumerate() {
             prepared.id_rank[member] = rank;
         }
+        let mut by_member_info = prepared.hash_order.clone();
+        by_member_info.sort_by(|&a, &b| prepared.compare_member_info(a, b));
+        prepared.by_member_info = by_member_info;
         Ok(prepared)
     }
 
@@ -358,7 +365,7 @@ impl<'a> Prepared<'a> {
     }
 
     /// Orders two members by id as Java's `String.compareTo` does.
-    pub(crate) fn compare_ids(&self, a: usize, b: usize) -> Ordering {
+    fn compare_ids(&self, a: usize, b: usize) -> Ordering {
         compare_java_strings(self.member_id(a), self.member_id(b))
     }
 
@@ -370,22 +377,17 @@ impl<'a> Prepared<'a> {
             (Some(x), Some(y)) => compare_java_strings(x, y),
             (Some(_), None) => Ordering::Less,
             (None, Some(_)) => Ordering::Greater,
-            (None, None) => self.compare_ids(a, b),
+            (None, None) => self.id_rank[a].cmp(&self.id_rank[b]),
         }
     }
 
-    /// The members that `include` selects, in `MemberInfo` order; equal ones (a repeated
-    /// instance id) stay in hash order, as Java's stable sort of a list built from the member
-    /// map leaves them.
+    /// The members that `include` selects, in `MemberInfo` order.
     pub(crate) fn members_by_member_info(&self, include: impl Fn(usize) -> bool) -> Vec<usize> {
-        let mut sorted: Vec<usize> = self
-            .hash_order
+        self.by_member_info
             .iter()
             .copied()
             .filter(|&m| include(m))
-            .collect();
-        sorted.sort_by(|&a, &b| self.compare_member_info(a, b));
-        sorted
+            .collect()
     }
 
     /// The index of a topic in `topics`, if it is subscribed and has partitions.
