@@ -1038,3 +1038,126 @@ fn cooperative_rack_moves_are_withheld() {
     assert_eq!(result.assignment["c0"], [tp("topic1-0")]);
     assert_eq!(result.assignment["c1"], [tp("topic1-3")]);
 }
+
+fn set_of(partitions: &[TopicPartition]) -> BTreeSet<String> {
+    partitions.iter().map(|p| p.to_string()).collect()
+}
+
+fn strs(list: &[&str]) -> BTreeSet<String> {
+    list.iter().map(|s| s.to_string()).collect()
+}
+
+/// AbstractStickyAssignorTest: owned partitions claimed with stale or multiple generations, and
+/// a partition claimed twice in one generation; both sticky assignors.
+#[test]
+fn sticky_generation_claims_match_kafka_tests() {
+    let both = ["topic", "topic2"];
+    let mut group = GroupSubscription::default();
+    group.partitions_per_topic.insert("topic".into(), 3);
+    group.partitions_per_topic.insert("topic2".into(), 3);
+    for assignor in [Assignor::Sticky, Assignor::CooperativeSticky] {
+        // testOwnedPartitionsAreInvalidatedForConsumerWithStaleGeneration: generations 10 and 9.
+        // testOwnedPartitionsAreInvalidatedForConsumerWithMultipleGeneration: 10 and 8.
+        let cases = [
+            (
+                ["topic-0", "topic-2", "topic2-1"],
+                ["topic-0", "topic-2", "topic2-1"],
+                9,
+                ["topic-1", "topic2-0", "topic2-2"],
+            ),
+            (
+                ["topic-0", "topic2-1", "topic-1"],
+                ["topic-0", "topic2-1", "topic2-2"],
+                8,
+                ["topic-2", "topic2-2", "topic2-0"],
+            ),
+        ];
+        for (first, second, generation, expected) in cases {
+            group.members = vec![
+                owning("consumer1", &both, &first.map(tp), 10),
+                owning("consumer2", &both, &second.map(tp), generation),
+            ];
+            let result = assignor.assign(&group).unwrap();
+            assert_eq!(set_of(&result.assignment["consumer1"]), strs(&first));
+            assert_eq!(set_of(&result.assignment["consumer2"]), strs(&expected));
+            assert!(result.partitions_transferring_ownership.unwrap().is_empty());
+        }
+    }
+    // testPartitionsTransferringOwnershipIncludeThePartitionClaimedByMultipleConsumersInSameGeneration
+    let mut group = GroupSubscription::default();
+    group.partitions_per_topic.insert("topic".into(), 3);
+    group.members = vec![
+        owning("consumer1", &["topic"], &[tp("topic-0"), tp("topic-1")], 1),
+        owning("consumer2", &["topic"], &[tp("topic-0"), tp("topic-2")], 1),
+        owning("consumer3", &["topic"], &[], 1),
+    ];
+    let result = Assignor::Sticky.assign(&group).unwrap();
+    let moving = result.partitions_transferring_ownership.unwrap();
+    assert_eq!(
+        moving,
+        BTreeMap::from([(tp("topic-0"), "consumer3".to_string())])
+    );
+    assert_eq!(result.assignment["consumer1"], [tp("topic-1")]);
+    assert_eq!(result.assignment["consumer2"], [tp("topic-2")]);
+    assert_eq!(result.assignment["consumer3"], [tp("topic-0")]);
+}
+
+/// AbstractStickyAssignorTest.testMoveExistingAssignments: unequal subscriptions take the
+/// general path, where the eager assignor keeps no transferring map; six one-partition topics.
+#[test]
+fn sticky_general_path_has_no_transferring_map() {
+    let mut group = GroupSubscription::default();
+    for t in 1..=6 {
+        group.partitions_per_topic.insert(format!("topic{t}"), 1);
+    }
+    group.members = vec![
+        owning("consumer1", &["topic1", "topic2"], &[tp("topic1-0")], 1),
+        owning(
+            "consumer2",
+            &["topic1", "topic2", "topic3", "topic4"],
+            &[tp("topic2-0"), tp("topic3-0")],
+            1,
+        ),
+        owning(
+            "consumer3",
+            &["topic2", "topic3", "topic4", "topic5", "topic6"],
+            &[tp("topic4-0"), tp("topic5-0"), tp("topic6-0")],
+            1,
+        ),
+    ];
+    let result = Assignor::Sticky.assign(&group).unwrap();
+    assert_eq!(result.partitions_transferring_ownership, None);
+    assert_valid(&group, &result, true);
+    assert_eq!(counts(&group, &result), [1, 2, 3]);
+}
+
+/// RangeAssignorTest: static members sort by instance id, before dynamic ones, whatever their
+/// member ids (testTwoStaticConsumersTwoTopicsSixPartitions and its one-static variant).
+#[test]
+fn range_orders_static_members_by_instance_id() {
+    for both_static in [true, false] {
+        let mut group = GroupSubscription::default();
+        group.partitions_per_topic.insert("topic1".into(), 3);
+        group.partitions_per_topic.insert("topic2".into(), 3);
+        let mut low = MemberSubscription::new("consumer-b", ["topic1", "topic2"]);
+        low.group_instance_id = Some("instance1".into());
+        let mut high = MemberSubscription::new("consumer-a", ["topic1", "topic2"]);
+        if both_static {
+            high.group_instance_id = Some("instance2".into());
+        }
+        group.members = vec![low, high];
+        for assignor in [Assignor::Range, Assignor::RoundRobin] {
+            let result = assignor.assign(&group).unwrap();
+            let expected = if assignor == Assignor::Range {
+                ["topic1-0", "topic1-1", "topic2-0", "topic2-1"].as_slice()
+            } else {
+                ["topic1-0", "topic1-2", "topic2-1"].as_slice()
+            };
+            assert_eq!(
+                set_of(&result.assignment["consumer-b"]),
+                strs(expected),
+                "{assignor:?}"
+            );
+        }
+    }
+}
