@@ -15,6 +15,16 @@
 //! [`GroupSubscription::members`], which is how the group leader fills it from the JoinGroup
 //! response.
 //!
+//! Where this port departs from Kafka, it is on input Kafka's clients do not produce or where
+//! Kafka fails:
+//! * owned partitions beyond a topic's partition count are ignored (Kafka keeps them, and its
+//!   merge of owned and unassigned partitions can then hand a partition out twice);
+//! * a group without members gets an empty assignment (Kafka divides by the member count);
+//! * where Kafka's code throws (`IllegalStateException`, or a `NullPointerException` in the
+//!   sticky general path), [`Assignor::assign`] returns an [`ErrorKind::InvalidAssignment`];
+//! * Kafka's sticky assignor object remembers the highest generation it has seen across calls;
+//!   each call here starts afresh, which only differs if generations go backwards.
+//!
 //! ```
 //! use kafka_sim::assignor::{Assignor, GroupSubscription, MemberSubscription};
 //! let mut group = GroupSubscription::default();
