@@ -111,7 +111,7 @@ pub struct GroupSubscription {
 }
 
 /// What the group leader sends back in SyncGroup.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct GroupAssignment {
     /// Every member's partitions, sorted by topic (as Java orders strings) and partition.
     pub assignment: BTreeMap<String, Vec<TopicPartition>>,
