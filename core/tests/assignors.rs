@@ -276,6 +276,17 @@ fn random_group(rng: &mut SimRng, equal_subscriptions: bool) -> GroupSubscriptio
     group
 }
 
+/// `count` random groups from `seed`, each with equal or unequal subscriptions at random.
+fn random_groups(seed: u64, count: usize) -> Vec<(bool, GroupSubscription)> {
+    let mut rng = SimRng::from_seed(seed);
+    (0..count)
+        .map(|_| {
+            let equal = rng.below(2) == 0;
+            (equal, random_group(&mut rng, equal))
+        })
+        .collect()
+}
+
 /// Every partition of a subscribed topic is assigned exactly once, and only to a subscriber.
 fn assert_valid(group: &GroupSubscription, result: &GroupAssignment, complete: bool) {
     let mut seen = BTreeSet::new();
@@ -343,23 +354,25 @@ fn sticky_balances_equal_subscriptions_within_one() {
     }
 }
 
+/// Members report the assignment they received as owned, in `generation`.
+fn report_ownership(group: &mut GroupSubscription, result: &GroupAssignment, generation: i32) {
+    for member in &mut group.members {
+        member.owned_partitions = result.assignment[&member.member_id].clone();
+        member.generation = Some(generation);
+    }
+}
+
 #[test]
 fn sticky_keeps_owned_partitions_when_already_balanced() {
-    let mut rng = SimRng::from_seed(23);
-    for _ in 0..200 {
-        // Start from a fresh sticky assignment, then add a member with nothing: everyone keeps
-        // at least what the new quota allows, and a second run changes nothing.
-        let equal = rng.below(2) == 0;
-        let mut group = random_group(&mut rng, equal);
+    for (equal, mut group) in random_groups(23, 200) {
+        // Start from a fresh sticky assignment and report it as owned: a second run changes
+        // nothing, and cooperative-sticky has nothing to withhold.
         for member in &mut group.members {
             member.owned_partitions.clear();
             member.generation = None;
         }
         let first = Assignor::Sticky.assign(&group).unwrap();
-        for member in &mut group.members {
-            member.owned_partitions = first.assignment[&member.member_id].clone();
-            member.generation = Some(1);
-        }
+        report_ownership(&mut group, &first, 1);
         let again = Assignor::Sticky.assign(&group).unwrap();
         assert_eq!(
             first.assignment, again.assignment,
@@ -371,24 +384,39 @@ fn sticky_keeps_owned_partitions_when_already_balanced() {
             .partitions_transferring_ownership
             .unwrap()
             .is_empty());
+        // With equal subscriptions, a member joining with nothing takes partitions only from
+        // members above the new quota: everyone keeps at least min(owned, ⌊T/N⌋).
+        if equal {
+            let topics = group.members[0].topics.clone();
+            group
+                .members
+                .push(MemberSubscription::new("newcomer", topics));
+            let total: usize = first.assignment.values().map(Vec::len).sum();
+            let quota = total / group.members.len();
+            let joined = Assignor::Sticky.assign(&group).unwrap();
+            for (member, owned) in &first.assignment {
+                let kept = owned
+                    .iter()
+                    .filter(|p| joined.assignment[member].contains(p))
+                    .count();
+                assert!(
+                    kept >= owned.len().min(quota),
+                    "{member} kept {kept} of {owned:?}"
+                );
+            }
+        }
     }
 }
 
 #[test]
 fn cooperative_second_round_completes_what_the_first_withheld() {
-    let mut rng = SimRng::from_seed(31);
-    for _ in 0..200 {
-        let equal = rng.below(2) == 0;
-        let mut group = random_group(&mut rng, equal);
+    for (_, mut group) in random_groups(31, 200) {
         for member in &mut group.members {
             member.generation = Some(1);
         }
         let first = Assignor::CooperativeSticky.assign(&group).unwrap();
         // Members revoke what they lost and report what they were given, one generation on.
-        for member in &mut group.members {
-            member.owned_partitions = first.assignment[&member.member_id].clone();
-            member.generation = Some(2);
-        }
+        report_ownership(&mut group, &first, 2);
         let second = Assignor::CooperativeSticky.assign(&group).unwrap();
         assert_valid(&group, &second, true);
     }
