@@ -1,6 +1,9 @@
 //! `kafka-sim`: the simulator without a browser, for documentation, CI and quick questions.
 
+mod assign_input;
+
 use clap::{Parser, Subcommand};
+use kafka_sim::coordinator::{partition_for_group, DEFAULT_OFFSETS_PARTITIONS};
 use kafka_sim::partitioner::partition_for_key;
 use kafka_sim::scenario::Scenario;
 use serde::Serialize;
@@ -71,6 +74,22 @@ enum Command {
         /// The key as hexadecimal bytes.
         #[arg(long)]
         key_hex: Option<String>,
+    },
+    /// Print the __consumer_offsets partition of a group, whose leader is the group's
+    /// coordinator: abs(groupId.hashCode()) % partitions.
+    Coordinator {
+        /// The group id.
+        #[arg(long)]
+        group: String,
+        /// offsets.topic.num.partitions.
+        #[arg(long, default_value_t = DEFAULT_OFFSETS_PARTITIONS)]
+        offsets_partitions: u32,
+    },
+    /// Run a consumer assignor as a group leader would, on a JSON file shaped like a case of
+    /// tests/conformance/assignors.json, and print each member's partitions as JSON.
+    Assign {
+        /// The input file, or - for standard input.
+        file: String,
     },
 }
 
@@ -156,6 +175,34 @@ fn parse_hex(text: &str) -> Result<Vec<u8>, String> {
                 .map_err(|_| format!("--key-hex: '{}' is not a hex byte", &text[i..i + 2]))
         })
         .collect()
+}
+
+/// `kafka-sim assign`: one assignor call; cooperative-sticky leaves out the partitions that
+/// change owner, as the first of its two rebalances does.
+fn assign(file: &str) -> Result<(), String> {
+    let text = if file == "-" {
+        let mut text = String::new();
+        std::io::Read::read_to_string(&mut std::io::stdin(), &mut text)
+            .map_err(|e| format!("cannot read standard input: {e}"))?;
+        text
+    } else {
+        std::fs::read_to_string(file).map_err(|e| format!("cannot read {file}: {e}"))?
+    };
+    let input = assign_input::parse(&text).map_err(|e| format!("{file}: {e}"))?;
+    let result = input
+        .assignor
+        .assign(&input.group)
+        .map_err(|e| format!("{file}: {e}"))?;
+    let output: std::collections::BTreeMap<&String, Vec<String>> = result
+        .assignment
+        .iter()
+        .map(|(member, partitions)| (member, partitions.iter().map(|p| p.to_string()).collect()))
+        .collect();
+    println!(
+        "{}",
+        serde_json::to_string_pretty(&output).map_err(|e| e.to_string())?
+    );
+    Ok(())
 }
 
 fn run(file: &str, seed: Option<u64>, variant: Option<String>, json: bool) -> Result<bool, String> {
@@ -450,6 +497,13 @@ fn main() -> ExitCode {
                     .ok_or_else(|| "--partitions must be at least 1".to_string())
             })
         }
+        Command::Coordinator {
+            group,
+            offsets_partitions,
+        } => partition_for_group(&group, offsets_partitions)
+            .map(|p| println!("{p}"))
+            .ok_or_else(|| "--offsets-partitions must be at least 1".to_string()),
+        Command::Assign { file } => assign(&file),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -28,6 +28,9 @@ pub enum ErrorKind {
     InvalidState,
     /// A request would exceed one of the simulator's resource limits.
     LimitExceeded,
+    /// A consumer group's input to an assignor is inconsistent (e.g. a member id appears
+    /// twice), or the assignor reached a state where Kafka's throws an exception.
+    InvalidAssignment,
 }
 
 /// An error with a learner-readable message. The simulation is unchanged when a command fails.

@@ -27,11 +27,13 @@
 #![warn(missing_docs)]
 
 pub mod admin;
+pub mod assignor;
 pub mod broker;
 pub mod builtin;
 pub mod config;
 pub mod consumer;
 pub mod controller;
+pub mod coordinator;
 pub mod dst;
 pub mod error;
 pub mod event;
@@ -39,6 +41,7 @@ pub mod expect;
 pub mod fault;
 pub mod history;
 pub mod invariants;
+pub mod java;
 pub mod log;
 pub mod metadata;
 pub mod metadata_record;

@@ -8,9 +8,9 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::java_hash_map::compare_java_strings;
 use super::java_random::PlacementRandom;
 use crate::error::{Error, ErrorKind, Result};
+use crate::java::compare_java_strings;
 use crate::BrokerId;
 
 /// A broker as `AdminUtils` sees it: its id and, if configured, its `broker.rack`.

@@ -11,7 +11,6 @@
 //! Kafka's [`MockRandom`] while the simulator uses its seeded [`SimRng`](crate::rng::SimRng).
 
 pub mod admin_utils;
-mod java_hash_map;
 pub mod java_random;
 pub mod striped;
 

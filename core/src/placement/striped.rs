@@ -10,11 +10,11 @@
 //! unfenced and one of fenced brokers. Every random draw happens at the same point and in the same
 //! order as in Kafka, so with Kafka's `MockRandom` the placements are Kafka's, vector for vector.
 
-use super::java_hash_map::{
-    compare_optional_java_strings, hash_map_iteration_order, optional_string_hash_code,
-};
 use super::java_random::{shuffle, PlacementRandom};
 use crate::error::{Error, ErrorKind, Result};
+use crate::java::{
+    compare_optional_java_strings, hash_map_iteration_order, optional_string_hash_code,
+};
 use crate::BrokerId;
 
 /// A broker the controller may place replicas on: registered and not in controlled shutdown.
@@ -137,7 +137,7 @@ impl Rack {
 ///
 /// Kafka keeps the racks in a `HashMap` keyed by rack name and walks it when drawing offsets and
 /// when reshuffling. Here the racks sit in a `Vec` in the order that Java's `HashMap` would
-/// iterate them (see `java_hash_map`), and the rack-name list is a list of indexes into it.
+/// iterate them (see `crate::java`), and the rack-name list is a list of indexes into it.
 #[derive(Clone, Debug)]
 pub struct RackList {
     /// The racks in Java `HashMap` iteration order of their names.
