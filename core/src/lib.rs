@@ -39,6 +39,7 @@ pub mod error;
 pub mod event;
 pub mod expect;
 pub mod fault;
+pub mod group;
 pub mod history;
 pub mod invariants;
 pub mod java;
@@ -99,6 +100,28 @@ pub enum KafkaError {
     OutOfOrderSequenceNumber,
     /// An idempotent producer's epoch is older than the one the broker has seen (fenced).
     InvalidProducerEpoch,
+    /// The group's coordinator is not available (its offsets partition has no leader, or the
+    /// group is being unloaded).
+    CoordinatorNotAvailable,
+    /// The broker asked is not the group's coordinator.
+    NotCoordinator,
+    /// The coordinator is still loading the group from `__consumer_offsets`.
+    CoordinatorLoadInProgress,
+    /// `session.timeout.ms` outside the broker's `group.min.session.timeout.ms` ..
+    /// `group.max.session.timeout.ms`.
+    InvalidSessionTimeout,
+    /// The member's assignors share none with the group's members.
+    InconsistentGroupProtocol,
+    /// A new member must rejoin with the member id in the answer (KIP-394).
+    MemberIdRequired,
+    /// Another member with the same `group.instance.id` replaced this one.
+    FencedInstanceId,
+    /// The coordinator does not know this member (it was removed, or the group is empty).
+    UnknownMemberId,
+    /// The group is rebalancing: rejoin.
+    RebalanceInProgress,
+    /// The request's generation is not the group's.
+    IllegalGeneration,
 }
 
 impl KafkaError {
@@ -119,6 +142,16 @@ impl KafkaError {
             KafkaError::InvalidRecord => "INVALID_RECORD",
             KafkaError::OutOfOrderSequenceNumber => "OUT_OF_ORDER_SEQUENCE_NUMBER",
             KafkaError::InvalidProducerEpoch => "INVALID_PRODUCER_EPOCH",
+            KafkaError::CoordinatorNotAvailable => "COORDINATOR_NOT_AVAILABLE",
+            KafkaError::NotCoordinator => "NOT_COORDINATOR",
+            KafkaError::CoordinatorLoadInProgress => "COORDINATOR_LOAD_IN_PROGRESS",
+            KafkaError::InvalidSessionTimeout => "INVALID_SESSION_TIMEOUT",
+            KafkaError::InconsistentGroupProtocol => "INCONSISTENT_GROUP_PROTOCOL",
+            KafkaError::MemberIdRequired => "MEMBER_ID_REQUIRED",
+            KafkaError::FencedInstanceId => "FENCED_INSTANCE_ID",
+            KafkaError::UnknownMemberId => "UNKNOWN_MEMBER_ID",
+            KafkaError::RebalanceInProgress => "REBALANCE_IN_PROGRESS",
+            KafkaError::IllegalGeneration => "ILLEGAL_GENERATION",
         }
     }
 
@@ -131,6 +164,13 @@ impl KafkaError {
                 | KafkaError::InvalidRequest
                 | KafkaError::InvalidProducerEpoch
                 | KafkaError::OutOfOrderSequenceNumber
+                | KafkaError::InvalidSessionTimeout
+                | KafkaError::InconsistentGroupProtocol
+                | KafkaError::MemberIdRequired
+                | KafkaError::FencedInstanceId
+                | KafkaError::UnknownMemberId
+                | KafkaError::RebalanceInProgress
+                | KafkaError::IllegalGeneration
         )
     }
 
