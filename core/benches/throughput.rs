@@ -42,6 +42,7 @@ fn loaded_cluster() -> Simulation {
             keys: 1_000,
             record_bytes: 100,
             tombstone_per_mille: 0,
+            hot_key_per_mille: 0,
             config: ProducerConfig::default(),
         })
         .expect("producer");

@@ -73,6 +73,7 @@ pub fn quickstart() -> Scenario {
             keys: 12,
             record_bytes: 100,
             tombstone_per_mille: 0,
+            hot_key_per_mille: 0,
             config: BTreeMap::new(),
         }],
         consumers: vec![ConsumerEntry {
@@ -111,6 +112,7 @@ pub fn benchmark_cluster() -> Scenario {
         keys: 1_000,
         record_bytes: 100,
         tombstone_per_mille: 0,
+        hot_key_per_mille: 0,
         config: config(&[("acks", toml::Value::String("all".to_string()))]),
     };
     Scenario {

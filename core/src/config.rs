@@ -547,6 +547,23 @@ pub struct ProducerConfig {
     /// conflicting settings fail; otherwise they quietly turn idempotence off, as in Kafka.
     #[serde(default)]
     pub enable_idempotence_set: bool,
+    /// `partitioner.adaptive.partitioning.enable` (default true): records without a key go less
+    /// often to partitions whose batches queue up (KIP-794).
+    #[serde(default = "default_true")]
+    pub partitioner_adaptive_partitioning_enable: bool,
+    /// `partitioner.availability.timeout.ms` (default 0, off): with adaptive partitioning, a
+    /// partition whose leader has had batches ready but could not take them for longer than this
+    /// is left out when records without a key switch partition.
+    #[serde(default)]
+    pub partitioner_availability_timeout_ms: u64,
+    /// `partitioner.ignore.keys` (default false): when true, keyed records are partitioned as
+    /// records without a key are, by the sticky partitioner, instead of by their key's hash.
+    #[serde(default)]
+    pub partitioner_ignore_keys: bool,
+}
+
+fn default_true() -> bool {
+    true
 }
 
 fn default_retry_backoff_max_ms() -> u64 {
@@ -570,6 +587,9 @@ impl Default for ProducerConfig {
             max_in_flight_requests_per_connection: default_max_in_flight(),
             enable_idempotence: true,
             enable_idempotence_set: false,
+            partitioner_adaptive_partitioning_enable: true,
+            partitioner_availability_timeout_ms: 0,
+            partitioner_ignore_keys: false,
         }
     }
 }
@@ -585,6 +605,9 @@ impl ProducerConfig {
         "retry.backoff.max.ms",
         "max.in.flight.requests.per.connection",
         "enable.idempotence",
+        "partitioner.adaptive.partitioning.enable",
+        "partitioner.availability.timeout.ms",
+        "partitioner.ignore.keys",
     ];
 
     /// Sets one producer config by its Kafka name, validating the value.
@@ -616,6 +639,13 @@ impl ProducerConfig {
                 self.enable_idempotence = bool_value(name, value)?;
                 self.enable_idempotence_set = true;
             }
+            "partitioner.adaptive.partitioning.enable" => {
+                self.partitioner_adaptive_partitioning_enable = bool_value(name, value)?
+            }
+            "partitioner.availability.timeout.ms" => {
+                self.partitioner_availability_timeout_ms = int_in(name, value, 0, 86_400_000)? as u64
+            }
+            "partitioner.ignore.keys" => self.partitioner_ignore_keys = bool_value(name, value)?,
             _ => return Err(unknown("producer", name, Self::KNOWN)),
         }
         Ok(())

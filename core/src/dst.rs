@@ -936,6 +936,7 @@ impl Workload {
                 keys: p.keys,
                 record_bytes: 100,
                 tombstone_per_mille: 0,
+                hot_key_per_mille: 0,
                 config,
             })?;
         }

@@ -22,6 +22,7 @@ pub const KINDS: &[&str] = &[
     "anomaly",
     "produce-error",
     "log-end-offset",
+    "leader-log-end-offset",
     "log-start-offset",
     "record-count",
     "active-controller",
@@ -52,6 +53,12 @@ pub struct Expectation {
     pub offset: Option<u64>,
     /// For `record-count`: the most records the leader's log may hold.
     pub count: Option<u64>,
+    /// For `leader-log-end-offset`: the least log end offset expected.
+    #[serde(default)]
+    pub at_least: Option<u64>,
+    /// For `leader-log-end-offset`: the greatest log end offset expected.
+    #[serde(default)]
+    pub at_most: Option<u64>,
     /// For `active-controller`: the controller expected to be active; omit it to accept any.
     #[serde(default)]
     pub controller: Option<BrokerId>,
@@ -113,6 +120,23 @@ impl Expectation {
                 need_tp()?;
                 if self.broker.is_none() || self.offset.is_none() {
                     return Err(bad(field, "log-end-offset needs broker and offset."));
+                }
+            }
+            "leader-log-end-offset" => {
+                need_tp()?;
+                if self.at_least.is_none() && self.at_most.is_none() {
+                    return Err(bad(
+                        &format!("{field}.at_least"),
+                        "leader-log-end-offset needs at_least, at_most or both.",
+                    ));
+                }
+                if let (Some(low), Some(high)) = (self.at_least, self.at_most) {
+                    if low > high {
+                        return Err(bad(
+                            &format!("{field}.at_most"),
+                            format!("{high} is below at_least ({low}), so nothing could hold."),
+                        ));
+                    }
                 }
             }
             "log-start-offset" => {
@@ -241,6 +265,18 @@ impl Expectation {
                 "the leader's log of {tp} holds at most {} records",
                 self.count.unwrap_or(0)
             ),
+            "leader-log-end-offset" => match (self.at_least, self.at_most) {
+                (Some(low), Some(high)) => {
+                    format!("the leader's log end offset of {tp} is between {low} and {high}")
+                }
+                (Some(low), None) => {
+                    format!("the leader's log end offset of {tp} is at least {low}")
+                }
+                (None, high) => format!(
+                    "the leader's log end offset of {tp} is at most {}",
+                    high.unwrap_or(0)
+                ),
+            },
             "log-end-offset" => format!(
                 "broker {}'s log end offset of {tp} is {}",
                 self.broker.unwrap_or(-1),
@@ -329,7 +365,7 @@ impl Expectation {
                     format!("the replicas are {assigned:?} and brokers {holding:?} hold a copy"),
                 )
             }
-            "log-start-offset" | "record-count" => {
+            "log-start-offset" | "record-count" | "leader-log-end-offset" => {
                 let leader = state.and_then(|s| s.leader);
                 let log = run
                     .sim
@@ -341,7 +377,12 @@ impl Expectation {
                 let Some(log) = log else {
                     return Err("the partition has no leader holding a log".to_string());
                 };
-                if self.kind == "log-start-offset" {
+                if self.kind == "leader-log-end-offset" {
+                    let end = log.log_end_offset();
+                    let ok = self.at_least.is_none_or(|low| end >= low)
+                        && self.at_most.is_none_or(|high| end <= high);
+                    found(ok, format!("it is {end}"))
+                } else if self.kind == "log-start-offset" {
                     let start = log.log_start_offset();
                     found(
                         start >= self.offset.unwrap_or(0),

@@ -41,8 +41,14 @@ pub struct ProducerSpec {
     pub topic: String,
     /// Records generated per simulated second.
     pub rate_per_sec: u32,
-    /// Keys are `key-0` … `key-(n-1)`, drawn uniformly; 0 means null keys (sticky partitioning).
+    /// Keys are `key-0` … `key-(n-1)`, drawn uniformly (but see `hot_key_per_mille`); 0 means
+    /// null keys (sticky partitioning).
     pub keys: u32,
+    /// Per mille of keyed records that use the hot key `key-0`; the others draw uniformly from
+    /// all keys (`key-0` included), so `key-0`'s share is `h + (1000 − h) / keys` per mille.
+    /// 0 (the default) draws no extra random number, so existing runs keep their traces.
+    #[serde(default)]
+    pub hot_key_per_mille: u32,
     /// Size of each record in bytes.
     pub record_bytes: u32,
     /// Per mille of keyed records sent as tombstones (null values), which delete their key from
@@ -86,6 +92,14 @@ struct ProducerBatch {
     maybe_written: bool,
 }
 
+impl ProducerBatch {
+    /// Whether records may still join the batch: one that was sent once is closed, so that a
+    /// retry carries exactly what it carried.
+    fn open(&self) -> bool {
+        self.attempts == 0 && self.base_sequence < 0
+    }
+}
+
 /// The accumulator's queue of batches for one partition, and what the sender knows of it.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 struct PartitionQueue {
@@ -97,6 +111,10 @@ struct PartitionQueue {
     /// The last sequence the broker acknowledged in this epoch, -1 for none.
     #[serde(default = "no_sequence")]
     last_acked: i32,
+    /// A record was appended here at least once: Kafka's accumulator then has a queue for the
+    /// partition, and it weighs partitions by load only once every partition has one.
+    #[serde(default)]
+    appended: bool,
 }
 
 fn no_sequence() -> i32 {
@@ -110,6 +128,7 @@ impl Default for PartitionQueue {
             in_flight: 0,
             next_sequence: 0,
             last_acked: no_sequence(),
+            appended: false,
         }
     }
 }
@@ -165,6 +184,10 @@ pub struct Producer {
     /// partition gets its turn when a request fills up (Kafka's `nodesDrainIndex`).
     drain_index: BTreeMap<BrokerId, usize>,
     sticky: StickyPartitioner,
+    /// For `partitioner.availability.timeout.ms`: per broker, when the sender last found it with
+    /// batches ready and when it last could send them (Kafka's `NodeLatencyStats`).
+    #[serde(default)]
+    node_latency: BTreeMap<BrokerId, NodeLatency>,
     wake_at: Option<SimTime>,
     /// The topic's name as a shared string, made once (a cache: not part of the state).
     #[serde(skip)]
@@ -180,6 +203,25 @@ pub struct Producer {
     /// than per record (a cache: not part of the state, rebuilt on demand).
     #[serde(skip)]
     key_names: Vec<Option<Arc<str>>>,
+}
+
+/// Kafka's `NodeLatencyStats`: the gap between the two times says how long a broker has had data
+/// waiting that the producer could not send it (its connection had no free request slot).
+#[derive(Clone, Copy, Debug, Serialize, Deserialize)]
+struct NodeLatency {
+    ready_ms: u64,
+    drain_ms: u64,
+}
+
+/// The leader `metadata` names for a partition of `topic`: as `MetadataImage::partition`, without
+/// building a `TopicPartition` to ask it.
+fn leader_in(metadata: Option<&MetadataImage>, topic: &str, partition: u32) -> Option<BrokerId> {
+    metadata?
+        .topics
+        .get(topic)?
+        .partitions
+        .get(partition as usize)?
+        .leader
 }
 
 /// Most keys a producer remembers in its cache of key names (architecture invariant 8).
@@ -215,14 +257,25 @@ fn numbered(prefix: &str, separator: char, n: u64) -> Arc<str> {
 impl Producer {
     /// The partition leader this producer currently believes in.
     pub fn known_leader(&self, partition: u32) -> Option<BrokerId> {
-        // As `MetadataImage::partition`, without building a `TopicPartition` to ask it.
-        let image = self.metadata.as_ref()?;
-        image
-            .topics
-            .get(&self.spec.topic)?
-            .partitions
-            .get(partition as usize)?
-            .leader
+        leader_in(self.metadata.as_ref(), &self.spec.topic, partition)
+    }
+
+    /// The partitions this producer knows to have a leader, in order (Kafka's
+    /// `availablePartitionsForTopic`).
+    fn available_partitions(&self, partitions: u32) -> Vec<u32> {
+        (0..partitions)
+            .filter(|&q| self.known_leader(q).is_some())
+            .collect()
+    }
+
+    /// Kafka's `RecordAccumulator#allBatchesFull`: the partition's last batch, the only one that
+    /// may take more records, is full (or closed, having been sent once), or there is none.
+    fn all_batches_full(&self, partition: u32) -> bool {
+        let batch_size = self.spec.config.batch_size;
+        self.partitions
+            .get(partition as usize)
+            .and_then(|q| q.batches.back())
+            .is_none_or(|b| !b.open() || b.bytes >= batch_size)
     }
 
     /// Records waiting in the accumulator or in flight.
@@ -275,6 +328,23 @@ impl Producer {
         in_requests.chain(retrying).filter(|&s| s >= 0).min()
     }
 
+    /// Kafka's `RecordAccumulator#updateNodeLatencyStats`, kept only when
+    /// `partitioner.availability.timeout.ms` is set: the broker had batches ready now, and
+    /// `can_send` says whether its connection could take them.
+    fn note_node_latency(&mut self, node: BrokerId, now_ms: u64, can_send: bool) {
+        if self.spec.config.partitioner_availability_timeout_ms == 0 {
+            return;
+        }
+        let stats = self.node_latency.entry(node).or_insert(NodeLatency {
+            ready_ms: now_ms,
+            drain_ms: now_ms,
+        });
+        if can_send {
+            stats.drain_ms = now_ms;
+        }
+        stats.ready_ms = now_ms;
+    }
+
     /// Whether the producer sends idempotently (it has a producer id).
     fn idempotent(&self) -> bool {
         self.producer_id >= 0
@@ -312,6 +382,21 @@ impl Simulation {
                 format!("A producer may send at most {MAX_RATE_PER_SEC} records per second; {} were asked for.", spec.rate_per_sec),
             ));
         }
+        if spec.hot_key_per_mille > 1_000 {
+            return Err(Error::new(
+                ErrorKind::InvalidConfig,
+                format!(
+                    "hot_key_per_mille must be between 0 and 1000; {} was given.",
+                    spec.hot_key_per_mille
+                ),
+            ));
+        }
+        if spec.hot_key_per_mille > 0 && spec.keys == 0 {
+            return Err(Error::new(
+                ErrorKind::InvalidConfig,
+                "hot_key_per_mille needs keys > 0: records without a key have no hot key.",
+            ));
+        }
         if !self.controller.image.topics.contains_key(&spec.topic) {
             return Err(Error::new(
                 ErrorKind::UnknownTopic,
@@ -340,6 +425,7 @@ impl Simulation {
             requests: Vec::new(),
             drain_index: BTreeMap::new(),
             sticky: StickyPartitioner::default(),
+            node_latency: BTreeMap::new(),
             wake_at: None,
             topic_name: None,
             next_tick: SimTime::ZERO,
@@ -524,7 +610,16 @@ impl Simulation {
                 return;
             }
             let p = &self.producers[index as usize];
-            let key_number = (p.spec.keys > 0).then(|| self.rng.below(u64::from(p.spec.keys)));
+            let (keys, hot) = (p.spec.keys, p.spec.hot_key_per_mille);
+            // The hot-key roll draws only when a hot key is asked for, so other runs keep their
+            // traces.
+            let key_number = (keys > 0).then(|| {
+                if hot > 0 && self.rng.below(1_000) < u64::from(hot) {
+                    0
+                } else {
+                    self.rng.below(u64::from(keys))
+                }
+            });
             let p = &mut self.producers[index as usize];
             let key = key_number.map(|n| {
                 if n >= MAX_CACHED_KEYS {
@@ -541,17 +636,14 @@ impl Simulation {
             // Unique across producers: the producer's index in the high bits.
             let value_id = (u64::from(index) << 40) | p.next_value;
             p.next_value += 1;
+            // `KafkaProducer#partition`: a key decides, unless `partitioner.ignore.keys`;
+            // otherwise the accumulator's built-in sticky partitioner does.
+            let sticky = key.is_none() || p.spec.config.partitioner_ignore_keys;
             let partition = match &key {
-                Some(k) => partition_for_key(k.as_bytes(), known).unwrap_or(0),
-                None => {
-                    let available: Vec<u32> = (0..known)
-                        .filter(|&q| p.known_leader(q).is_some())
-                        .collect();
-                    let (batch, size) = (p.spec.config.batch_size, u64::from(p.spec.record_bytes));
-                    p.sticky
-                        .partition(&mut self.rng, known, &available, size, batch)
-                }
+                Some(k) if !sticky => partition_for_key(k.as_bytes(), known).unwrap_or(0),
+                _ => self.producer_sticky_partition(index, known),
             };
+            let p = &mut self.producers[index as usize];
             let size = p.spec.record_bytes;
             // The roll draws only when tombstones are asked for, so other runs keep their traces.
             let per_mille = p.spec.tombstone_per_mille;
@@ -572,13 +664,8 @@ impl Simulation {
                 created: now,
                 size,
             };
-            // A batch that was sent once is closed: a retry carries exactly what it carried.
             match queue.back_mut() {
-                Some(last)
-                    if last.attempts == 0
-                        && last.base_sequence < 0
-                        && last.bytes + u64::from(size) <= batch_size =>
-                {
+                Some(last) if last.open() && last.bytes + u64::from(size) <= batch_size => {
                     last.bytes += u64::from(size);
                     last.records.push(record);
                 }
@@ -593,8 +680,52 @@ impl Simulation {
                     maybe_written: false,
                 }),
             }
+            p.partitions[partition as usize].appended = true;
             p.stats.sent += 1;
+            if sticky {
+                self.producer_sticky_appended(index, partition, known, u64::from(size));
+            }
         }
+    }
+
+    /// Kafka's `BuiltInPartitioner#peekCurrentPartitionInfo` followed by the accumulator's
+    /// `partitionChanged` check: the current sticky partition, after completing a switch that an
+    /// incomplete batch held back if that batch has filled up or gone out since.
+    fn producer_sticky_partition(&mut self, index: u32, known: u32) -> u32 {
+        let p = &mut self.producers[index as usize];
+        let batch_size = p.spec.config.batch_size;
+        // Taken out for the call, so that the partitioner can read the producer's metadata.
+        let mut sticky = std::mem::take(&mut p.sticky);
+        let producer = &self.producers[index as usize];
+        let available = || producer.available_partitions(known);
+        let mut current = sticky.peek(&mut self.rng, known, available);
+        if producer.all_batches_full(current)
+            && sticky.update(&mut self.rng, 0, batch_size, true, known, available)
+        {
+            current = sticky.current().unwrap_or(current);
+        }
+        self.producers[index as usize].sticky = sticky;
+        current
+    }
+
+    /// Kafka's `BuiltInPartitioner#updatePartitionInfo` after an append to the sticky partition:
+    /// a switch is allowed only when the partition's batches are all full, so that it does not
+    /// leave a half-filled batch behind (up to 2 × `batch.size`).
+    fn producer_sticky_appended(&mut self, index: u32, partition: u32, known: u32, bytes: u64) {
+        let p = &mut self.producers[index as usize];
+        let batch_size = p.spec.config.batch_size;
+        let mut sticky = std::mem::take(&mut p.sticky);
+        let producer = &self.producers[index as usize];
+        let enable_switch = producer.all_batches_full(partition);
+        sticky.update(
+            &mut self.rng,
+            bytes,
+            batch_size,
+            enable_switch,
+            known,
+            || producer.available_partitions(known),
+        );
+        self.producers[index as usize].sticky = sticky;
     }
 
     /// Kafka's `Sender#sendProducerData`: finds the brokers that lead a partition with a batch
@@ -603,6 +734,9 @@ impl Simulation {
     /// leads (`RecordAccumulator#ready` and `#drain`).
     fn producer_try_send(&mut self, index: u32) {
         let now = self.now;
+        // Kafka's sender computes the load statistics in its readiness check, before it expires
+        // batches.
+        self.producer_update_load_stats(index);
         self.producer_expire_batches(index);
         let p = &self.producers[index as usize];
         let config = &p.spec.config;
@@ -643,8 +777,11 @@ impl Simulation {
         }
         ready.sort_unstable();
         for node in ready {
-            let p = &self.producers[index as usize];
-            if p.requests_in_flight(node) >= p.spec.config.max_in_flight_requests_per_connection {
+            let p = &mut self.producers[index as usize];
+            let can_send =
+                p.requests_in_flight(node) < p.spec.config.max_in_flight_requests_per_connection;
+            p.note_node_latency(node, now.as_ms(), can_send);
+            if !can_send {
                 // The answer to one of the requests out frees the slot and sends again.
                 continue;
             }
@@ -668,6 +805,54 @@ impl Simulation {
                 );
             }
         }
+    }
+
+    /// The queue-size half of Kafka's `RecordAccumulator#partitionReady`: with adaptive
+    /// partitioning on and a queue made for every partition of the topic, the sticky partitioner
+    /// gets the number of batches waiting for each partition that has a leader, leaving out (with
+    /// `partitioner.availability.timeout.ms`) those with batches waiting for a leader that has not
+    /// taken any for longer than the timeout. Otherwise its next switch is uniform.
+    fn producer_update_load_stats(&mut self, index: u32) {
+        let p = &mut self.producers[index as usize];
+        let Producer {
+            spec,
+            metadata,
+            partitions,
+            sticky,
+            node_latency,
+            ..
+        } = p;
+        let known = metadata
+            .as_ref()
+            .and_then(|m| m.topics.get(&spec.topic))
+            .map(|t| t.partitions.len());
+        let queues_made = partitions.iter().filter(|q| q.appended).count();
+        // Kafka builds the sizes from its map of queues, so a partition without a queue would
+        // never be chosen: until each has one, switches stay uniform.
+        let every_queue_made = known.is_some_and(|n| queues_made >= n);
+        if !spec.config.partitioner_adaptive_partitioning_enable || !every_queue_made {
+            sticky.clear_load_stats();
+            return;
+        }
+        let timeout = spec.config.partitioner_availability_timeout_ms;
+        let metadata = metadata.as_ref();
+        let queues = partitions
+            .iter()
+            .enumerate()
+            .filter(|(_, q)| q.appended)
+            .filter_map(|(partition, q)| {
+                let partition = partition as u32;
+                let leader = leader_in(metadata, &spec.topic, partition)?;
+                let size = q.batches.len() as u32;
+                // As in Kafka, only a partition with batches waiting can be left out.
+                let lagging = size > 0
+                    && timeout > 0
+                    && node_latency
+                        .get(&leader)
+                        .is_some_and(|n| n.ready_ms.saturating_sub(n.drain_ms) > timeout);
+                (!lagging).then_some((partition, size))
+            });
+        sticky.update_load_stats(queues, queues_made);
     }
 
     /// Takes the first batch of every partition `node` leads, starting where the last drain for

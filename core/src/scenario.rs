@@ -84,6 +84,10 @@ pub struct ProducerEntry {
     /// Per mille of keyed records sent as tombstones (for compacted topics).
     #[serde(default)]
     pub tombstone_per_mille: u32,
+    /// Per mille of keyed records that use the hot key `key-0` (the rest are uniform over all
+    /// keys); 0 to 1000, and only with `keys` > 0.
+    #[serde(default)]
+    pub hot_key_per_mille: u32,
     /// Producer configs by Kafka name.
     #[serde(default)]
     pub config: BTreeMap<String, toml::Value>,
@@ -703,6 +707,7 @@ impl Scenario {
                 keys: p.keys,
                 record_bytes: p.record_bytes.clamp(1, 1_048_576),
                 tombstone_per_mille: p.tombstone_per_mille.min(1_000),
+                hot_key_per_mille: p.hot_key_per_mille,
                 config,
             })
             .map_err(|e| scenario_error(format!("producers[{i}]: {}", e.message())))?;

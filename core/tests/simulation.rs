@@ -213,6 +213,9 @@ fn bad_scenarios_name_the_problem() {
         ("not toml at all [", "line 1"),
         // A misspelt invariant would never break, so the expectation would always hold.
         ("version = 1\nname = \"x\"\n[cluster]\nbrokers = 3\n[[expect]]\nkind = \"invariant\"\nname = \"StrongISR\"\n", "expect[0].name: name an invariant (LeaderInIsr"),
+        // A range expectation with no bound, or with bounds no offset fits, checks nothing.
+        ("version = 1\nname = \"x\"\n[cluster]\nbrokers = 3\n[[expect]]\nkind = \"leader-log-end-offset\"\ntopic = \"t\"\npartition = 0\n", "expect[0].at_least: leader-log-end-offset needs at_least, at_most or both"),
+        ("version = 1\nname = \"x\"\n[cluster]\nbrokers = 3\n[[expect]]\nkind = \"leader-log-end-offset\"\ntopic = \"t\"\npartition = 0\nat_least = 10\nat_most = 5\n", "expect[0].at_most: 5 is below at_least (10)"),
     ];
     for (text, needle) in cases {
         let err = Scenario::parse(text).expect_err(needle);
