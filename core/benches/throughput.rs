@@ -52,6 +52,7 @@ fn loaded_cluster() -> Simulation {
     sim.add_consumer(ConsumerSpec {
         client_id: "c".to_string(),
         group: "g".to_string(),
+        subscribe: false,
         topic: "t0".to_string(),
         config,
     })

@@ -121,6 +121,23 @@ struct PendingProduce {
     from: NodeId,
     request_id: u64,
     partitions: Vec<PendingPartition>,
+    /// What the answer is: a produce response, or an offset commit's.
+    #[serde(default)]
+    reply: Reply,
+}
+
+/// What a write to a leader's log answers when it completes.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub(crate) enum Reply {
+    /// A client's produce request.
+    #[default]
+    Produce,
+    /// A group coordinator's write of committed offsets to `__consumer_offsets`: once
+    /// replicated they become the group's committed offsets, and the commit is answered.
+    OffsetCommit {
+        group: String,
+        offsets: Vec<(TopicPartition, u64)>,
+    },
 }
 
 /// One partition of a waiting produce request.
@@ -140,13 +157,23 @@ impl PendingProduce {
 
     /// The response: every partition's result, a missing one counted as a timeout.
     fn into_response(self) -> Payload {
-        Payload::ProduceResponse {
-            request_id: self.request_id,
-            results: self
-                .partitions
-                .into_iter()
-                .map(|p| (p.tp, p.result.unwrap_or(Err(KafkaError::RequestTimedOut))))
-                .collect(),
+        let request_id = self.request_id;
+        let results = self
+            .partitions
+            .into_iter()
+            .map(|p| (p.tp, p.result.unwrap_or(Err(KafkaError::RequestTimedOut))));
+        match self.reply {
+            Reply::Produce => Payload::ProduceResponse {
+                request_id,
+                results: results.collect(),
+            },
+            Reply::OffsetCommit { .. } => Payload::OffsetCommitResponse {
+                request_id,
+                error: results
+                    .filter_map(|(_, r)| r.err())
+                    .next()
+                    .map(crate::group_coordinator::commit_error),
+            },
         }
     }
 }
@@ -173,7 +200,7 @@ pub struct Broker {
     /// Whether the last stop was a completed controlled shutdown (logs flushed).
     #[serde(default)]
     pub stopped_cleanly: bool,
-    image: MetadataImage,
+    pub(crate) image: MetadataImage,
     /// The controller this broker sends heartbeats and AlterPartition requests to: the active
     /// controller as far as it knows.
     #[serde(default)]
@@ -192,6 +219,9 @@ pub struct Broker {
     /// Client connections with a request being handled, and the requests waiting behind it.
     #[serde(default, with = "crate::network::node_keyed")]
     connections: BTreeMap<NodeId, ClientConnection>,
+    /// The groups it coordinates and their committed offsets.
+    #[serde(default)]
+    pub coordinator: crate::group_coordinator::CoordinatorState,
     /// When the one pending [`Timer::BrokerFetchWait`] fires, if one is set.
     #[serde(default)]
     fetch_wait_at: Option<SimTime>,
@@ -229,6 +259,7 @@ impl Broker {
             fetchers: BTreeMap::new(),
             parked: Vec::new(),
             connections: BTreeMap::new(),
+            coordinator: Default::default(),
             fetch_wait_at: None,
             pending_produces: Vec::new(),
         }
@@ -242,7 +273,14 @@ pub(crate) fn request_id_of(payload: &Payload) -> Option<u64> {
         | Payload::Produce { request_id, .. }
         | Payload::Metadata { request_id }
         | Payload::ListOffsets { request_id, .. }
-        | Payload::OffsetsForLeaderEpoch { request_id, .. } => Some(*request_id),
+        | Payload::OffsetsForLeaderEpoch { request_id, .. }
+        | Payload::FindCoordinator { request_id, .. }
+        | Payload::JoinGroup { request_id, .. }
+        | Payload::SyncGroup { request_id, .. }
+        | Payload::Heartbeat { request_id, .. }
+        | Payload::LeaveGroup { request_id, .. }
+        | Payload::OffsetCommit { request_id, .. }
+        | Payload::OffsetFetch { request_id, .. } => Some(*request_id),
         _ => None,
     }
 }
@@ -270,6 +308,9 @@ impl Simulation {
         broker.fetchers.clear();
         broker.parked.clear();
         broker.connections.clear();
+        // A restarted process remembers no groups; it loads them again from the log when it
+        // leads their partitions.
+        broker.coordinator = Default::default();
         broker.fetch_wait_at = None;
         broker.pending_produces.clear();
         for replica in broker.replicas.values_mut() {
@@ -401,6 +442,18 @@ impl Simulation {
                 .drain(..)
                 .map(|p| (p.from, p.request_id)),
         );
+        // Parked joins and syncs of the groups it coordinated fail the same way.
+        let mut groups = std::mem::take(&mut broker.coordinator);
+        for group in groups.groups.values_mut() {
+            for member in group.members.values_mut() {
+                for parked in [member.awaiting_join.take(), member.awaiting_sync.take()]
+                    .into_iter()
+                    .flatten()
+                {
+                    closed.push((parked.client, parked.request_id));
+                }
+            }
+        }
         for (client, connection) in std::mem::take(&mut broker.connections) {
             closed.extend(
                 connection
@@ -523,7 +576,6 @@ impl Simulation {
         let Some(i) = self.broker_index(id) else {
             return;
         };
-        let me = NodeId::Broker(id);
         match timer {
             // Periodic work reschedules the same timer (same broker and incarnation).
             Timer::BrokerHeartbeat { .. } if self.zookeeper.is_some() => {
@@ -622,8 +674,7 @@ impl Simulation {
                 {
                     // The partitions not yet committed answer REQUEST_TIMED_OUT.
                     let p = self.brokers[i].pending_produces.remove(pos);
-                    let from = p.from;
-                    self.send(me, from, p.into_response());
+                    self.finish_write(i, p);
                 }
             }
             _ => {}
@@ -635,6 +686,10 @@ impl Simulation {
             return;
         };
         let me = NodeId::Broker(id);
+        if crate::group_coordinator::is_group_request(&message.payload) {
+            self.group_receive(i, message);
+            return;
+        }
         if let Some(request_id) = request_id_of(&message.payload) {
             // acks=0 produces get no answer, so they never hold the connection.
             let answered = !matches!(
@@ -975,6 +1030,7 @@ impl Simulation {
         for tp in led {
             self.leader_maybe_advance_hw(i, &tp);
         }
+        self.coordinator_after_metadata(i);
         self.follower_maybe_fetch(i);
     }
 
@@ -989,6 +1045,30 @@ impl Simulation {
         acks: Acks,
         timeout_ms: u64,
         batches: Vec<ProduceBatch>,
+    ) {
+        self.leader_produce_with(
+            i,
+            from,
+            request_id,
+            acks,
+            timeout_ms,
+            batches,
+            Reply::Produce,
+        );
+    }
+
+    /// [`Simulation::leader_produce`], answering with `reply` (a produce response, or a group
+    /// coordinator's offset commit response).
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn leader_produce_with(
+        &mut self,
+        i: usize,
+        from: NodeId,
+        request_id: u64,
+        acks: Acks,
+        timeout_ms: u64,
+        batches: Vec<ProduceBatch>,
+        reply: Reply,
     ) {
         let id = self.brokers[i].id;
         let mut partitions = Vec::with_capacity(batches.len());
@@ -1016,12 +1096,12 @@ impl Simulation {
             from,
             request_id,
             partitions,
+            reply,
         };
         if acks == Acks::None {
             // Nobody waits for an answer.
         } else if pending.is_complete() {
-            let me = NodeId::Broker(id);
-            self.send(me, from, pending.into_response());
+            self.finish_write(i, pending);
         } else {
             self.brokers[i].pending_produces.push(pending);
             let incarnation = self.brokers[i].incarnation;
@@ -1098,6 +1178,39 @@ impl Simulation {
         (BatchOutcome::Waiting { base, end }, true)
     }
 
+    /// Answers a write whose partitions all have a result (or timed out). Offsets a coordinator
+    /// wrote become the group's committed offsets once replicated, as Kafka's coordinator
+    /// updates its cache only when the append completes.
+    fn finish_write(&mut self, i: usize, pending: PendingProduce) {
+        let me = NodeId::Broker(self.brokers[i].id);
+        let from = pending.from;
+        if let Reply::OffsetCommit { group, offsets } = &pending.reply {
+            let ok = pending
+                .partitions
+                .iter()
+                .all(|p| matches!(p.result, Some(Ok(_))));
+            let coordinator = &mut self.brokers[i].coordinator;
+            if ok && coordinator.groups.contains_key(group) {
+                coordinator
+                    .offsets
+                    .entry(group.clone())
+                    .or_default()
+                    .extend(offsets.iter().cloned());
+            }
+        }
+        self.send(me, from, pending.into_response());
+    }
+
+    /// Appends a record the broker itself writes (a group coordinator's metadata) to a partition
+    /// it leads, without waiting for replication.
+    pub(crate) fn leader_append_internal(&mut self, i: usize, tp: &TopicPartition, record: Record) {
+        let (_, wrote) = self.leader_append_batch(i, Acks::Leader, tp, vec![record]);
+        if wrote {
+            self.leader_maybe_advance_hw(i, tp);
+            self.leader_wake_parked(i, tp);
+        }
+    }
+
     /// Sends the answers of waiting produce requests whose partitions all have a result.
     fn leader_answer_complete_produces(&mut self, i: usize) {
         if !self.brokers[i]
@@ -1107,14 +1220,12 @@ impl Simulation {
         {
             return;
         }
-        let me = NodeId::Broker(self.brokers[i].id);
         let done: Vec<PendingProduce> = self.brokers[i]
             .pending_produces
             .extract_if(.., |p| p.is_complete())
             .collect();
         for p in done {
-            let from = p.from;
-            self.send(me, from, p.into_response());
+            self.finish_write(i, p);
         }
     }
 

@@ -23,6 +23,7 @@ impl TimelineEntry {
             broker: None,
             controller: None,
             producer: None,
+            consumer: None,
             rate_per_sec: None,
             records: None,
             from: None,
@@ -80,6 +81,7 @@ pub fn quickstart() -> Scenario {
             client_id: "consumer-1".to_string(),
             group: "orders-app".to_string(),
             topic: "orders".to_string(),
+            subscribe: false,
             config: config(&[(
                 "auto.offset.reset",
                 toml::Value::String("earliest".to_string()),
@@ -136,6 +138,7 @@ pub fn benchmark_cluster() -> Scenario {
             client_id: "orders-reader".to_string(),
             group: "bench".to_string(),
             topic: "orders".to_string(),
+            subscribe: false,
             config: config(&[(
                 "auto.offset.reset",
                 toml::Value::String("earliest".to_string()),

@@ -163,6 +163,45 @@ pub struct BrokerConfig {
     /// silent this long is declared dead.
     #[serde(default = "default_zk_session_timeout")]
     pub zookeeper_session_timeout_ms: u64,
+    /// `group.initial.rebalance.delay.ms`: how long a group that was empty waits for more
+    /// members before its first rebalance completes.
+    #[serde(default = "default_group_initial_rebalance_delay")]
+    pub group_initial_rebalance_delay_ms: u64,
+    /// `group.min.session.timeout.ms`: the shortest `session.timeout.ms` a member may ask for.
+    #[serde(default = "default_group_min_session_timeout")]
+    pub group_min_session_timeout_ms: u64,
+    /// `group.max.session.timeout.ms`: the longest `session.timeout.ms` a member may ask for.
+    #[serde(default = "default_group_max_session_timeout")]
+    pub group_max_session_timeout_ms: u64,
+    /// `offsets.topic.num.partitions`: partitions of `__consumer_offsets` when it is created.
+    #[serde(default = "default_offsets_partitions")]
+    pub offsets_topic_num_partitions: u32,
+    /// `offsets.topic.replication.factor`: its replication factor; creation waits until this
+    /// many brokers are registered.
+    #[serde(default = "default_offsets_replication")]
+    pub offsets_topic_replication_factor: u32,
+    /// `offsets.commit.timeout.ms`: how long an offset commit waits for replication.
+    #[serde(default = "default_offsets_commit_timeout")]
+    pub offsets_commit_timeout_ms: u64,
+}
+
+fn default_group_initial_rebalance_delay() -> u64 {
+    crate::group::DEFAULT_INITIAL_REBALANCE_DELAY_MS
+}
+fn default_group_min_session_timeout() -> u64 {
+    crate::group::DEFAULT_MIN_SESSION_TIMEOUT_MS
+}
+fn default_group_max_session_timeout() -> u64 {
+    crate::group::DEFAULT_MAX_SESSION_TIMEOUT_MS
+}
+fn default_offsets_partitions() -> u32 {
+    crate::coordinator::DEFAULT_OFFSETS_PARTITIONS
+}
+fn default_offsets_replication() -> u32 {
+    3
+}
+fn default_offsets_commit_timeout() -> u64 {
+    5_000
 }
 
 fn default_zk_session_timeout() -> u64 {
@@ -228,6 +267,12 @@ impl Default for BrokerConfig {
             log_cleaner_backoff_ms: 15_000,
             metadata_mode: MetadataMode::KRaft,
             zookeeper_session_timeout_ms: default_zk_session_timeout(),
+            group_initial_rebalance_delay_ms: default_group_initial_rebalance_delay(),
+            group_min_session_timeout_ms: default_group_min_session_timeout(),
+            group_max_session_timeout_ms: default_group_max_session_timeout(),
+            offsets_topic_num_partitions: default_offsets_partitions(),
+            offsets_topic_replication_factor: default_offsets_replication(),
+            offsets_commit_timeout_ms: default_offsets_commit_timeout(),
         }
     }
 }
@@ -256,6 +301,12 @@ impl BrokerConfig {
         "log.cleaner.backoff.ms",
         "sim.metadata.mode",
         "zookeeper.session.timeout.ms",
+        "group.initial.rebalance.delay.ms",
+        "group.min.session.timeout.ms",
+        "group.max.session.timeout.ms",
+        "offsets.topic.num.partitions",
+        "offsets.topic.replication.factor",
+        "offsets.commit.timeout.ms",
     ];
 
     /// Sets one config by its Kafka name, validating the value.
@@ -309,6 +360,25 @@ impl BrokerConfig {
             }
             "zookeeper.session.timeout.ms" => {
                 self.zookeeper_session_timeout_ms = int_in(name, value, 100, 3_600_000)? as u64
+            }
+            "group.initial.rebalance.delay.ms" => {
+                self.group_initial_rebalance_delay_ms = int_in(name, value, 0, 3_600_000)? as u64
+            }
+            "group.min.session.timeout.ms" => {
+                self.group_min_session_timeout_ms = int_in(name, value, 1, 3_600_000)? as u64
+            }
+            "group.max.session.timeout.ms" => {
+                self.group_max_session_timeout_ms = int_in(name, value, 1, 3_600_000)? as u64
+            }
+            "offsets.topic.num.partitions" => {
+                self.offsets_topic_num_partitions =
+                    int_in(name, value, 1, i64::from(crate::controller::MAX_PARTITIONS))? as u32
+            }
+            "offsets.topic.replication.factor" => {
+                self.offsets_topic_replication_factor = int_in(name, value, 1, 32)? as u32
+            }
+            "offsets.commit.timeout.ms" => {
+                self.offsets_commit_timeout_ms = int_in(name, value, 1, 3_600_000)? as u64
             }
             "sim.legacy.follower.truncation" => {
                 self.follower_truncation = match value {
@@ -713,6 +783,34 @@ pub struct ConsumerConfig {
     pub request_timeout_ms: u64,
     /// `retry.backoff.ms`.
     pub retry_backoff_ms: u64,
+    /// `session.timeout.ms`: the coordinator removes a member silent this long.
+    #[serde(default = "default_session_timeout")]
+    pub session_timeout_ms: u64,
+    /// `heartbeat.interval.ms`.
+    #[serde(default = "default_heartbeat_interval")]
+    pub heartbeat_interval_ms: u64,
+    /// `max.poll.interval.ms`, also the classic protocol's rebalance timeout.
+    #[serde(default = "default_max_poll_interval")]
+    pub max_poll_interval_ms: u64,
+    /// `group.instance.id`: set for a static member (KIP-345).
+    #[serde(default)]
+    pub group_instance_id: Option<String>,
+    /// `partition.assignment.strategy`, in order of preference.
+    #[serde(default = "default_assignors")]
+    pub partition_assignment_strategy: Vec<crate::assignor::Assignor>,
+}
+
+fn default_session_timeout() -> u64 {
+    45_000
+}
+fn default_heartbeat_interval() -> u64 {
+    3_000
+}
+fn default_max_poll_interval() -> u64 {
+    300_000
+}
+fn default_assignors() -> Vec<crate::assignor::Assignor> {
+    crate::assignor::DEFAULT_ASSIGNORS.to_vec()
 }
 
 impl Default for ConsumerConfig {
@@ -725,6 +823,11 @@ impl Default for ConsumerConfig {
             max_poll_records: 500,
             request_timeout_ms: 30_000,
             retry_backoff_ms: 100,
+            session_timeout_ms: default_session_timeout(),
+            heartbeat_interval_ms: default_heartbeat_interval(),
+            max_poll_interval_ms: default_max_poll_interval(),
+            group_instance_id: None,
+            partition_assignment_strategy: default_assignors(),
         }
     }
 }
@@ -738,6 +841,11 @@ impl ConsumerConfig {
         "max.poll.records",
         "request.timeout.ms",
         "retry.backoff.ms",
+        "session.timeout.ms",
+        "heartbeat.interval.ms",
+        "max.poll.interval.ms",
+        "group.instance.id",
+        "partition.assignment.strategy",
     ];
 
     /// Sets one consumer config by its Kafka name, validating the value.
@@ -761,6 +869,58 @@ impl ConsumerConfig {
             "max.poll.records" => self.max_poll_records = int_in(name, value, 1, 100_000)? as u32,
             "request.timeout.ms" => self.request_timeout_ms = int_in(name, value, 1, 3_600_000)? as u64,
             "retry.backoff.ms" => self.retry_backoff_ms = int_in(name, value, 0, 60_000)? as u64,
+            "session.timeout.ms" => self.session_timeout_ms = int_in(name, value, 1, 3_600_000)? as u64,
+            "heartbeat.interval.ms" => self.heartbeat_interval_ms = int_in(name, value, 1, 3_600_000)? as u64,
+            "max.poll.interval.ms" => self.max_poll_interval_ms = int_in(name, value, 1, 3_600_000)? as u64,
+            "group.instance.id" => {
+                let id = value.trim();
+                if id.is_empty() || id.len() > 249 {
+                    return Err(Error::new(
+                        ErrorKind::InvalidConfig,
+                        "Invalid value for configuration group.instance.id: it must be 1 to 249 characters.".to_string(),
+                    ));
+                }
+                self.group_instance_id = Some(id.to_string());
+            }
+            "partition.assignment.strategy" => {
+                let mut assignors = Vec::new();
+                for name in value.split(',').map(str::trim).filter(|n| !n.is_empty()) {
+                    // Kafka accepts the class names as well as the short names.
+                    let short = name
+                        .rsplit('.')
+                        .next()
+                        .map(|class| match class {
+                            "RangeAssignor" => "range",
+                            "RoundRobinAssignor" => "roundrobin",
+                            "StickyAssignor" => "sticky",
+                            "CooperativeStickyAssignor" => "cooperative-sticky",
+                            _ => name,
+                        })
+                        .unwrap_or(name);
+                    let Some(assignor) = crate::assignor::Assignor::from_name(short) else {
+                        return Err(Error::new(
+                            ErrorKind::InvalidConfig,
+                            format!("Invalid value '{name}' for configuration partition.assignment.strategy: the assignors are range, roundrobin, sticky and cooperative-sticky."),
+                        ));
+                    };
+                    if !assignors.contains(&assignor) {
+                        assignors.push(assignor);
+                    }
+                }
+                if assignors.is_empty() {
+                    return Err(Error::new(
+                        ErrorKind::InvalidConfig,
+                        "Invalid value for configuration partition.assignment.strategy: name at least one assignor.".to_string(),
+                    ));
+                }
+                if crate::assignor::rebalance_protocol(&assignors).is_none() {
+                    return Err(Error::new(
+                        ErrorKind::InvalidConfig,
+                        "Invalid value for configuration partition.assignment.strategy: the assignors share no rebalance protocol.".to_string(),
+                    ));
+                }
+                self.partition_assignment_strategy = assignors;
+            }
             _ => return Err(unknown("consumer", name, Self::KNOWN)),
         }
         Ok(())

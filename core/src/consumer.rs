@@ -28,6 +28,10 @@ pub struct ConsumerSpec {
     pub client_id: String,
     /// `group.id`, under which offsets are committed.
     pub group: String,
+    /// Whether it subscribes to its topic through the group protocol (`subscribe()`), rather
+    /// than being assigned every partition (`assign()`).
+    #[serde(default)]
+    pub subscribe: bool,
     /// The topic read.
     pub topic: String,
     /// Consumer configs.
@@ -60,29 +64,38 @@ pub struct Consumer {
     pub consumed: u64,
     /// The most recent records consumed, oldest first.
     pub recent: VecDeque<ConsumedRecord>,
-    metadata: Option<MetadataImage>,
+    pub(crate) metadata: Option<MetadataImage>,
     metadata_request: Option<u64>,
-    bootstrap_cursor: u64,
-    list_offsets: BTreeMap<u32, u64>,
+    pub(crate) bootstrap_cursor: u64,
+    pub(crate) list_offsets: BTreeMap<u32, u64>,
     fetches: BTreeMap<BrokerId, u64>,
     waking: bool,
     /// Partitions whose position was out of range: the next position comes from
     /// `auto.offset.reset`, as Kafka's fetcher resets it, never from the committed offset.
     #[serde(default)]
-    out_of_range: BTreeSet<u32>,
+    pub(crate) out_of_range: BTreeSet<u32>,
     /// Per partition, the leader epoch of the last record read (Kafka's `offsetEpoch` of the
     /// fetch position); unknown after a reset, which leaves nothing to validate.
     #[serde(default)]
-    position_epochs: BTreeMap<u32, u32>,
+    pub(crate) position_epochs: BTreeMap<u32, u32>,
     /// Per partition, the leader epoch the position was last validated for (Kafka's
     /// `currentLeader` of the fetch position). A newer epoch in the metadata means a new leader,
     /// whose log may have been truncated below the position (KIP-320).
     #[serde(default)]
-    leader_epochs: BTreeMap<u32, u32>,
+    pub(crate) leader_epochs: BTreeMap<u32, u32>,
     /// `OffsetsForLeaderEpoch` requests in flight: partition → (request id, leader epoch asked
     /// in).
     #[serde(default)]
-    validations: BTreeMap<u32, (u64, u32)>,
+    pub(crate) validations: BTreeMap<u32, (u64, u32)>,
+    /// Its membership in its group, when it subscribes.
+    #[serde(default)]
+    pub membership: Option<crate::consumer_group::Membership>,
+    /// Closed by `stop-consumer`: it sends nothing and ignores what arrives.
+    #[serde(default)]
+    pub stopped: bool,
+    /// Bumped by every start, so that timers of an earlier run of the process are ignored.
+    #[serde(default)]
+    pub(crate) incarnation: u32,
 }
 
 impl Consumer {
@@ -175,7 +188,14 @@ impl Simulation {
             position_epochs: BTreeMap::new(),
             leader_epochs: BTreeMap::new(),
             validations: BTreeMap::new(),
+            membership: None,
+            stopped: false,
+            incarnation: 0,
         });
+        let c = &mut self.consumers[index as usize];
+        if c.spec.subscribe {
+            c.membership = Some(crate::consumer_group::Membership::new());
+        }
         if let Some(interval) = auto_commit {
             self.schedule_in_ms(interval, Timer::ConsumerAutoCommit { consumer: index });
         }
@@ -183,7 +203,7 @@ impl Simulation {
         Ok(())
     }
 
-    fn consumer_wake_later(&mut self, index: u32) {
+    pub(crate) fn consumer_wake_later(&mut self, index: u32) {
         let c = &mut self.consumers[index as usize];
         if !c.waking {
             c.waking = true;
@@ -193,9 +213,12 @@ impl Simulation {
     }
 
     /// Asks for metadata, positions or records, whichever is missing.
-    fn consumer_progress(&mut self, index: u32) {
+    pub(crate) fn consumer_progress(&mut self, index: u32) {
         let me = NodeId::Consumer(index);
         let c = &self.consumers[index as usize];
+        if c.stopped {
+            return;
+        }
         let timeout = c.spec.config.request_timeout_ms;
         if c.metadata.is_none() {
             if c.metadata_request.is_none() {
@@ -216,6 +239,21 @@ impl Simulation {
             }
             return;
         }
+        if c.membership.is_some() {
+            self.member_progress(index);
+        }
+        let c = &self.consumers[index as usize];
+        // A member reads only its assignment, once it knows its committed offsets.
+        let partitions: Vec<u32> = match &c.membership {
+            Some(m) if m.state == crate::consumer_group::MemberState::Stable => m
+                .assigned
+                .iter()
+                .filter(|p| m.committed.contains_key(p))
+                .copied()
+                .collect(),
+            Some(_) => Vec::new(),
+            None => (0..c.partition_count()).collect(),
+        };
         // Shared once here, so that naming each partition below copies no string.
         let topic: std::sync::Arc<str> = std::sync::Arc::from(c.spec.topic.as_str());
         let group = c.spec.group.clone();
@@ -223,7 +261,7 @@ impl Simulation {
         let mut missing_leader = false;
         // Before KIP-320 consumers neither named the leader epoch nor validated positions.
         let fenced = !self.config.unfenced_fetch;
-        for partition in 0..c.partition_count() {
+        for partition in partitions {
             let c = &self.consumers[index as usize];
             let Some((leader, leader_epoch)) = c.leader(partition) else {
                 missing_leader = true;
@@ -238,7 +276,10 @@ impl Simulation {
             // A position restored from the committed offset is fetched from at once: nothing
             // else would wake the consumer to do it.
             let committed = (!c.out_of_range.contains(&partition))
-                .then(|| self.committed.get(&group).and_then(|g| g.get(&tp)).copied())
+                .then(|| match &c.membership {
+                    Some(m) => m.committed.get(&partition).copied().flatten(),
+                    None => self.committed.get(&group).and_then(|g| g.get(&tp)).copied(),
+                })
                 .flatten();
             if let Some(position) = c.positions.get(&partition).copied().or(committed) {
                 // KIP-320: after a leader change the position is validated with the new leader
@@ -409,8 +450,76 @@ impl Simulation {
         self.consumer_wake_later(index);
     }
 
+    fn consumer_named(&self, client_id: &str) -> Result<u32> {
+        self.consumers
+            .iter()
+            .position(|c| c.spec.client_id == client_id)
+            .map(|i| i as u32)
+            .ok_or_else(|| {
+                Error::new(
+                    ErrorKind::UnknownClient,
+                    format!("There is no consumer named '{client_id}'."),
+                )
+            })
+    }
+
+    /// `consumer.close()`: a dynamic member leaves its group; then the consumer stops.
+    pub(crate) fn stop_consumer(&mut self, client_id: &str) -> Result<()> {
+        let index = self.consumer_named(client_id)?;
+        if self.consumers[index as usize].stopped {
+            return Err(Error::new(
+                ErrorKind::InvalidState,
+                format!("Consumer '{client_id}' is already stopped."),
+            ));
+        }
+        self.member_commit(index, true);
+        self.member_leave(index);
+        let c = &mut self.consumers[index as usize];
+        c.stopped = true;
+        self.emit(EventKind::ConsumerStopped {
+            consumer: client_id.to_string(),
+        });
+        Ok(())
+    }
+
+    /// Starts a stopped consumer as a new process: it forgets its positions, and a member joins
+    /// its group afresh (a static one with its `group.instance.id`).
+    pub(crate) fn start_consumer(&mut self, client_id: &str) -> Result<()> {
+        let index = self.consumer_named(client_id)?;
+        let c = &mut self.consumers[index as usize];
+        if !c.stopped {
+            return Err(Error::new(
+                ErrorKind::InvalidState,
+                format!("Consumer '{client_id}' is running."),
+            ));
+        }
+        c.stopped = false;
+        c.incarnation += 1;
+        c.positions.clear();
+        c.position_epochs.clear();
+        c.leader_epochs.clear();
+        c.list_offsets.clear();
+        c.validations.clear();
+        c.out_of_range.clear();
+        c.fetches.clear();
+        c.metadata = None;
+        c.metadata_request = None;
+        c.waking = false;
+        if c.spec.subscribe {
+            c.membership = Some(crate::consumer_group::Membership::new());
+        }
+        self.history.record_rebalance(index);
+        self.emit(EventKind::ConsumerStarted {
+            consumer: client_id.to_string(),
+        });
+        self.consumer_progress(index);
+        Ok(())
+    }
+
     pub(crate) fn consumer_timer(&mut self, timer: Timer) {
         match timer {
+            Timer::ConsumerWake { consumer } | Timer::ConsumerRequestTimeout { consumer, .. }
+                if self.consumers[consumer as usize].stopped => {}
             Timer::ConsumerWake { consumer } => {
                 self.consumers[consumer as usize].waking = false;
                 self.consumer_progress(consumer);
@@ -419,6 +528,33 @@ impl Simulation {
                 consumer,
                 request_id,
             } => self.consumer_request_failed(consumer, request_id),
+            Timer::ConsumerHeartbeat {
+                consumer,
+                incarnation,
+            } => {
+                let c = &self.consumers[consumer as usize];
+                if !c.stopped && c.incarnation == incarnation {
+                    self.member_heartbeat(consumer);
+                }
+            }
+            Timer::ConsumerAutoCommit { consumer } if self.consumers[consumer as usize].stopped => {
+                // A closed consumer commits nothing; the timer keeps its rhythm for a restart.
+                let interval = self.consumers[consumer as usize]
+                    .spec
+                    .config
+                    .auto_commit_interval_ms;
+                self.schedule_in_ms(interval, Timer::ConsumerAutoCommit { consumer });
+            }
+            Timer::ConsumerAutoCommit { consumer }
+                if self.consumers[consumer as usize].membership.is_some() =>
+            {
+                self.member_commit(consumer, false);
+                let interval = self.consumers[consumer as usize]
+                    .spec
+                    .config
+                    .auto_commit_interval_ms;
+                self.schedule_in_ms(interval, Timer::ConsumerAutoCommit { consumer });
+            }
             Timer::ConsumerAutoCommit { consumer } => {
                 let c = &self.consumers[consumer as usize];
                 let group = c.spec.group.clone();
@@ -449,6 +585,9 @@ impl Simulation {
 
     /// A request that timed out or whose connection failed: forget it and retry after backoff.
     fn consumer_request_failed(&mut self, index: u32, request_id: u64) {
+        if self.member_request_failed(index, request_id) {
+            return;
+        }
         let c = &mut self.consumers[index as usize];
         let mut failed = false;
         if c.metadata_request == Some(request_id) {
@@ -465,6 +604,14 @@ impl Simulation {
     }
 
     pub(crate) fn consumer_receive(&mut self, index: u32, message: Message) {
+        if self.consumers[index as usize].stopped {
+            return;
+        }
+        if self.consumers[index as usize].membership.is_some()
+            && self.member_receive(index, &message.payload)
+        {
+            return;
+        }
         match message.payload {
             Payload::MetadataResponse { request_id, image } => {
                 let c = &mut self.consumers[index as usize];
@@ -486,6 +633,14 @@ impl Simulation {
             } => {
                 let c = &mut self.consumers[index as usize];
                 if c.list_offsets.get(&tp.partition) != Some(&request_id) {
+                    return;
+                }
+                // A partition given up meanwhile (a rebalance) is not read from.
+                if c.membership
+                    .as_ref()
+                    .is_some_and(|m| !m.assigned.contains(&tp.partition))
+                {
+                    c.list_offsets.remove(&tp.partition);
                     return;
                 }
                 c.list_offsets.remove(&tp.partition);

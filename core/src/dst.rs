@@ -947,6 +947,7 @@ impl Workload {
         sim.add_consumer(ConsumerSpec {
             client_id: "c0".to_string(),
             group: "dst".to_string(),
+            subscribe: false,
             topic: self.consumer_topic.clone(),
             config,
         })?;

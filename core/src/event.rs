@@ -254,6 +254,45 @@ pub enum EventKind {
         /// Whether the records were given up (delivery timeout) rather than retried.
         gave_up: bool,
     },
+    /// A consumer found (or found again) its group's coordinator.
+    CoordinatorFound {
+        /// The consumer's client id.
+        consumer: String,
+        /// The group.
+        group: String,
+        /// The coordinator.
+        broker: BrokerId,
+    },
+    /// A consumer was closed.
+    ConsumerStopped {
+        /// The consumer's client id.
+        consumer: String,
+    },
+    /// A stopped consumer was started again.
+    ConsumerStarted {
+        /// The consumer's client id.
+        consumer: String,
+    },
+    /// A group member received its assignment.
+    ConsumerAssigned {
+        /// The consumer's client id.
+        consumer: String,
+        /// The group.
+        group: String,
+        /// The generation.
+        generation_id: i32,
+        /// Its partitions.
+        partitions: Vec<TopicPartition>,
+    },
+    /// A consumer group changed at its coordinator.
+    GroupChanged {
+        /// `group.id`.
+        group: String,
+        /// The coordinating broker.
+        coordinator: BrokerId,
+        /// What happened.
+        change: crate::group::GroupChange,
+    },
     /// A consumer committed its positions.
     OffsetsCommitted {
         /// The consumer's client id.
@@ -430,6 +469,44 @@ impl Event {
                     format!("{producer} got {error} from {tp}; it refreshes metadata and retries.")
                 }
             }
+            EventKind::CoordinatorFound { consumer, group, broker } => format!(
+                "{consumer} found the coordinator of group {group} (FindCoordinator): broker {broker}, the leader of the group's __consumer_offsets partition."
+            ),
+            EventKind::ConsumerStopped { consumer } => format!(
+                "{consumer} was closed and stops reading."
+            ),
+            EventKind::ConsumerStarted { consumer } => format!(
+                "{consumer} was started again as a new process."
+            ),
+            EventKind::ConsumerAssigned { consumer, group, generation_id, partitions } => {
+                if partitions.is_empty() {
+                    format!("{consumer} joined generation {generation_id} of group {group} with no partitions: it stays idle.")
+                } else {
+                    format!(
+                        "{consumer} joined generation {generation_id} of group {group} and reads {}.",
+                        partitions.iter().map(|tp| tp.to_string()).collect::<Vec<_>>().join(", ")
+                    )
+                }
+            }
+            EventKind::GroupChanged { group, coordinator, change } => match change {
+                crate::group::GroupChange::RebalanceStarted { reason } => format!(
+                    "Group {group} (coordinator: broker {coordinator}) is preparing a rebalance because {reason}; every member must rejoin."
+                ),
+                crate::group::GroupChange::GenerationCompleted { generation_id, members: 0, .. } => format!(
+                    "Group {group} completed generation {generation_id} with no members: it is empty."
+                ),
+                crate::group::GroupChange::GenerationCompleted { generation_id, members, protocol, leader } => format!(
+                    "Group {group} completed the join phase of generation {generation_id} with {members} member(s); assignor {}, leader {}. The leader computes the assignment.",
+                    protocol.as_deref().unwrap_or("none"),
+                    leader.as_deref().unwrap_or("none")
+                ),
+                crate::group::GroupChange::Stabilized { generation_id } => format!(
+                    "Group {group} is stable in generation {generation_id}: the leader's assignment reached every member."
+                ),
+                crate::group::GroupChange::MemberRemoved { member_id, reason } => format!(
+                    "Group {group} removed member {member_id}: {reason}."
+                ),
+            },
             EventKind::OffsetsCommitted { consumer, group, offsets } => format!(
                 "{consumer} committed offsets for group {group}: {}.",
                 offsets.iter().map(|(tp, o)| format!("{tp}@{o}")).collect::<Vec<_>>().join(", ")

@@ -26,6 +26,9 @@ pub const KINDS: &[&str] = &[
     "log-start-offset",
     "record-count",
     "active-controller",
+    "group",
+    "assignment",
+    "consumed",
 ];
 
 /// One `[[expect]]` entry.
@@ -62,6 +65,21 @@ pub struct Expectation {
     /// For `active-controller`: the controller expected to be active; omit it to accept any.
     #[serde(default)]
     pub controller: Option<BrokerId>,
+    /// For `group`: the `group.id`.
+    #[serde(default)]
+    pub group: Option<String>,
+    /// For `group`: the expected generation.
+    #[serde(default)]
+    pub generation: Option<i32>,
+    /// For `group`: the expected number of members.
+    #[serde(default)]
+    pub members: Option<usize>,
+    /// For `group`: the expected state (`Stable`, `Empty`, …).
+    #[serde(default)]
+    pub state: Option<String>,
+    /// For `assignment` and `consumed`: the consumer's client id.
+    #[serde(default)]
+    pub consumer: Option<String>,
     /// When to check, in simulated milliseconds; omitted means at the end of the run. The
     /// history is checked without the final drain at an earlier time.
     pub at_ms: Option<u64>,
@@ -198,6 +216,55 @@ impl Expectation {
                     ));
                 }
             }
+            "group" => {
+                if self.group.is_none() {
+                    return Err(bad(&format!("{field}.group"), "is required for group."));
+                }
+                if self.generation.is_none() && self.members.is_none() && self.state.is_none() {
+                    return Err(bad(
+                        &format!("{field}.generation"),
+                        "group needs generation, members, state or several of them.",
+                    ));
+                }
+                if let Some(state) = &self.state {
+                    let known = [
+                        "Empty",
+                        "PreparingRebalance",
+                        "CompletingRebalance",
+                        "Stable",
+                        "Dead",
+                    ];
+                    if !known.contains(&state.as_str()) {
+                        return Err(bad(
+                            &format!("{field}.state"),
+                            format!(
+                                "'{state}' is no group state; use one of {}.",
+                                known.join(", ")
+                            ),
+                        ));
+                    }
+                }
+            }
+            "assignment" | "consumed" => {
+                if self.consumer.is_none() {
+                    return Err(bad(
+                        &format!("{field}.consumer"),
+                        format!("is required for {}.", self.kind),
+                    ));
+                }
+                if self.kind == "assignment" && self.count.is_none() {
+                    return Err(bad(
+                        &format!("{field}.count"),
+                        "is required for assignment.",
+                    ));
+                }
+                if self.kind == "consumed" && self.at_least.is_none() && self.at_most.is_none() {
+                    return Err(bad(
+                        &format!("{field}.at_least"),
+                        "consumed needs at_least, at_most or both.",
+                    ));
+                }
+            }
             "produce-error" => {
                 if self.name.is_none() {
                     return Err(bad(
@@ -301,6 +368,37 @@ impl Expectation {
                 (true, Some(c)) => format!("controller {c} is the active controller"),
                 (true, None) => "some controller is active".to_string(),
             },
+            "group" => {
+                let mut parts = Vec::new();
+                if let Some(s) = &self.state {
+                    parts.push(format!("is {s}"));
+                }
+                if let Some(g) = self.generation {
+                    parts.push(format!("is in generation {g}"));
+                }
+                if let Some(m) = self.members {
+                    parts.push(format!("has {m} member(s)"));
+                }
+                format!(
+                    "group {} {}",
+                    self.group.clone().unwrap_or_default(),
+                    parts.join(" and ")
+                )
+            }
+            "assignment" => format!(
+                "{} owns {} partition(s)",
+                self.consumer.clone().unwrap_or_default(),
+                self.count.unwrap_or(0)
+            ),
+            "consumed" => format!(
+                "{} consumed {} records",
+                self.consumer.clone().unwrap_or_default(),
+                match (self.at_least, self.at_most) {
+                    (Some(l), Some(h)) => format!("between {l} and {h}"),
+                    (Some(l), None) => format!("at least {l}"),
+                    (None, h) => format!("at most {}", h.unwrap_or(0)),
+                }
+            ),
             "produce-error" => format!(
                 "{}{} error seen by a producer",
                 not(self.present),
@@ -319,6 +417,47 @@ impl Expectation {
             "leader" => {
                 let leader = state.and_then(|s| s.leader);
                 found(leader == self.broker, format!("the leader is {leader:?}"))
+            }
+            "group" => {
+                let id = self.group.clone().unwrap_or_default();
+                let Some(group) = run.sim.group(&id) else {
+                    return Err(format!("no broker coordinates group {id}"));
+                };
+                let ok = self.generation.is_none_or(|g| g == group.generation_id)
+                    && self.members.is_none_or(|m| m == group.members.len())
+                    && self
+                        .state
+                        .as_deref()
+                        .is_none_or(|s| s == group.state.name());
+                found(
+                    ok,
+                    format!(
+                        "it is {} in generation {} with {} member(s)",
+                        group.state,
+                        group.generation_id,
+                        group.members.len()
+                    ),
+                )
+            }
+            "assignment" | "consumed" => {
+                let name = self.consumer.clone().unwrap_or_default();
+                let Some(c) = run
+                    .sim
+                    .consumers()
+                    .iter()
+                    .find(|c| c.spec.client_id == name)
+                else {
+                    return Err(format!("there is no consumer {name}"));
+                };
+                if self.kind == "assignment" {
+                    let owned = c.membership.as_ref().map_or(0, |m| m.assigned.len() as u64);
+                    found(Some(owned) == self.count, format!("it owns {owned}"))
+                } else {
+                    let n = c.consumed;
+                    let ok =
+                        self.at_least.is_none_or(|l| n >= l) && self.at_most.is_none_or(|h| n <= h);
+                    found(ok, format!("it consumed {n}"))
+                }
             }
             "active-controller" => {
                 let active = run.sim.active_controller();

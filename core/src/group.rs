@@ -1119,3 +1119,132 @@ impl ClassicGroup {
         }
     }
 }
+
+/// One member as the group's metadata record stores it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MemberRecord {
+    /// Its id.
+    pub member_id: String,
+    /// `group.instance.id`, for a static member.
+    pub group_instance_id: Option<String>,
+    /// `client.id`.
+    pub client_id: String,
+    /// `session.timeout.ms`.
+    pub session_timeout_ms: u64,
+    /// `max.poll.interval.ms`.
+    pub rebalance_timeout_ms: u64,
+    /// Its protocols, as it joined with them.
+    pub protocols: Vec<JoinProtocol>,
+    /// Its partitions.
+    pub assignment: Vec<TopicPartition>,
+}
+
+/// A group's metadata as written to `__consumer_offsets` (Kafka's `GroupMetadataValue`): what a
+/// new coordinator needs to take the group over after a failover.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GroupRecord {
+    /// The generation.
+    pub generation_id: i32,
+    /// The assignor of the generation.
+    pub protocol_name: Option<String>,
+    /// The leader.
+    pub leader_id: Option<String>,
+    /// The members with their assignments.
+    pub members: Vec<MemberRecord>,
+}
+
+impl ClassicGroup {
+    /// The record that persists this group.
+    pub fn record(&self) -> GroupRecord {
+        GroupRecord {
+            generation_id: self.generation_id,
+            protocol_name: self.protocol_name.clone(),
+            leader_id: self.leader_id.clone(),
+            members: self
+                .join_order
+                .iter()
+                .filter_map(|id| self.members.get(id))
+                .map(|m| MemberRecord {
+                    member_id: m.member_id.clone(),
+                    group_instance_id: m.group_instance_id.clone(),
+                    client_id: m.client_id.clone(),
+                    session_timeout_ms: m.session_timeout_ms,
+                    rebalance_timeout_ms: m.rebalance_timeout_ms,
+                    protocols: m.protocols.clone(),
+                    assignment: m.assignment.clone(),
+                })
+                .collect(),
+        }
+    }
+
+    /// The group as a new coordinator loads it from its latest record at `now_ms`: stable with
+    /// its members if it has any, every member's session starting afresh, as Kafka's loader
+    /// schedules each member's heartbeat expiration on load. Returns the timers to set too.
+    pub fn from_record(
+        group_id: impl Into<String>,
+        record: GroupRecord,
+        now_ms: u64,
+    ) -> (ClassicGroup, Vec<GroupEffect>) {
+        let mut group = ClassicGroup::new(group_id);
+        let mut effects = Vec::new();
+        group.generation_id = record.generation_id;
+        group.protocol_name = record.protocol_name;
+        group.leader_id = record.leader_id;
+        for m in record.members {
+            if let Some(instance) = &m.group_instance_id {
+                group
+                    .static_members
+                    .insert(instance.clone(), m.member_id.clone());
+            }
+            effects.push(GroupEffect::ScheduleExpiry {
+                member_id: m.member_id.clone(),
+                after_ms: m.session_timeout_ms,
+            });
+            group.join_order.push(m.member_id.clone());
+            group.members.insert(
+                m.member_id.clone(),
+                GroupMember {
+                    member_id: m.member_id,
+                    group_instance_id: m.group_instance_id,
+                    client_id: m.client_id,
+                    session_timeout_ms: m.session_timeout_ms,
+                    rebalance_timeout_ms: m.rebalance_timeout_ms,
+                    protocols: m.protocols,
+                    assignment: m.assignment,
+                    awaiting_join: None,
+                    awaiting_sync: None,
+                    is_new: false,
+                    last_heartbeat_ms: now_ms,
+                },
+            );
+        }
+        group.state = if group.members.is_empty() {
+            GroupState::Empty
+        } else {
+            GroupState::Stable
+        };
+        (group, effects)
+    }
+
+    /// The group is unloaded from a broker that stopped coordinating it: every parked request
+    /// is answered NOT_COORDINATOR, so that its member finds the new coordinator.
+    pub fn unload(&mut self) -> Vec<GroupEffect> {
+        let mut effects = Vec::new();
+        for member in self.members.values_mut() {
+            if let Some(parked) = member.awaiting_join.take() {
+                effects.push(GroupEffect::Join {
+                    to: parked,
+                    result: Err((KafkaError::NotCoordinator, String::new())),
+                });
+            }
+            if let Some(parked) = member.awaiting_sync.take() {
+                effects.push(GroupEffect::Sync {
+                    to: parked,
+                    result: Err(KafkaError::NotCoordinator),
+                });
+            }
+        }
+        self.state = GroupState::Dead;
+        effects
+    }
+}

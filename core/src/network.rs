@@ -263,6 +263,127 @@ pub enum Payload {
         /// leader holds no such epoch (Kafka's `UNDEFINED_EPOCH`), or the error.
         result: Result<Option<(u32, u64)>, KafkaError>,
     },
+    /// A consumer asking any broker which broker coordinates its group.
+    FindCoordinator {
+        /// Matches the response to the request.
+        request_id: u64,
+        /// `group.id`.
+        group: String,
+    },
+    /// The coordinator, or why there is none yet.
+    FindCoordinatorResponse {
+        /// The request answered.
+        request_id: u64,
+        /// The leader of the group's `__consumer_offsets` partition, or the error.
+        result: Result<BrokerId, KafkaError>,
+    },
+    /// A member joining its group (or rejoining for a rebalance).
+    JoinGroup {
+        /// Matches the response to the request.
+        request_id: u64,
+        /// `group.id`.
+        group: String,
+        /// The request's fields.
+        join: Box<crate::group::JoinRequest>,
+    },
+    /// The answer to `JoinGroup`, once the join phase completes.
+    JoinGroupResponse {
+        /// The request answered.
+        request_id: u64,
+        /// The generation joined, or the error (with the member id to use, for
+        /// `MEMBER_ID_REQUIRED`).
+        result: Box<crate::group::JoinResult>,
+    },
+    /// A member asking for its assignment; the leader's carries everyone's.
+    SyncGroup {
+        /// Matches the response to the request.
+        request_id: u64,
+        /// `group.id`.
+        group: String,
+        /// The member.
+        member_id: String,
+        /// Its generation.
+        generation_id: i32,
+        /// From the leader: every member's partitions.
+        assignment: Option<BTreeMap<String, Vec<TopicPartition>>>,
+    },
+    /// The member's partitions for the generation.
+    SyncGroupResponse {
+        /// The request answered.
+        request_id: u64,
+        /// The partitions, or the error.
+        result: Result<Vec<TopicPartition>, KafkaError>,
+    },
+    /// A member's heartbeat.
+    Heartbeat {
+        /// Matches the response to the request.
+        request_id: u64,
+        /// `group.id`.
+        group: String,
+        /// The member.
+        member_id: String,
+        /// Its generation.
+        generation_id: i32,
+    },
+    /// The answer to a heartbeat.
+    HeartbeatResponse {
+        /// The request answered.
+        request_id: u64,
+        /// `None`, or the error telling the member to rejoin.
+        error: Option<KafkaError>,
+    },
+    /// A member leaving its group.
+    LeaveGroup {
+        /// Matches the response to the request.
+        request_id: u64,
+        /// `group.id`.
+        group: String,
+        /// The member.
+        member_id: String,
+    },
+    /// The answer to `LeaveGroup`.
+    LeaveGroupResponse {
+        /// The request answered.
+        request_id: u64,
+        /// `None`, or the error.
+        error: Option<KafkaError>,
+    },
+    /// A consumer committing offsets (the next offset to read, per partition).
+    OffsetCommit {
+        /// Matches the response to the request.
+        request_id: u64,
+        /// `group.id`.
+        group: String,
+        /// The member, or empty for a consumer outside the group protocol.
+        member_id: String,
+        /// Its generation, or -1.
+        generation_id: i32,
+        /// The offsets.
+        offsets: Vec<(TopicPartition, u64)>,
+    },
+    /// The answer to `OffsetCommit`, once the commit is replicated.
+    OffsetCommitResponse {
+        /// The request answered.
+        request_id: u64,
+        /// `None`, or the error.
+        error: Option<KafkaError>,
+    },
+    /// A consumer asking for its group's committed offsets.
+    OffsetFetch {
+        /// Matches the response to the request.
+        request_id: u64,
+        /// `group.id`.
+        group: String,
+        /// The partitions asked about.
+        partitions: Vec<TopicPartition>,
+    },
+    /// The committed offsets (partitions without one are left out).
+    OffsetFetchResponse {
+        /// The request answered.
+        request_id: u64,
+        /// The offsets, or the error.
+        result: Result<Vec<(TopicPartition, u64)>, KafkaError>,
+    },
     /// The connection to the destination failed (the process is gone); delivered back to the
     /// sender of `request_id`.
     Disconnected {
@@ -295,6 +416,15 @@ impl Payload {
             Payload::ListOffsets { .. } | Payload::ListOffsetsResponse { .. } => "ListOffsets",
             Payload::OffsetsForLeaderEpoch { .. }
             | Payload::OffsetsForLeaderEpochResponse { .. } => "OffsetsForLeaderEpoch",
+            Payload::FindCoordinator { .. } | Payload::FindCoordinatorResponse { .. } => {
+                "FindCoordinator"
+            }
+            Payload::JoinGroup { .. } | Payload::JoinGroupResponse { .. } => "JoinGroup",
+            Payload::SyncGroup { .. } | Payload::SyncGroupResponse { .. } => "SyncGroup",
+            Payload::Heartbeat { .. } | Payload::HeartbeatResponse { .. } => "Heartbeat",
+            Payload::LeaveGroup { .. } | Payload::LeaveGroupResponse { .. } => "LeaveGroup",
+            Payload::OffsetCommit { .. } | Payload::OffsetCommitResponse { .. } => "OffsetCommit",
+            Payload::OffsetFetch { .. } | Payload::OffsetFetchResponse { .. } => "OffsetFetch",
             Payload::Disconnected { .. } => "Disconnect",
         }
     }
@@ -325,6 +455,13 @@ impl Payload {
                 | Payload::MetadataResponse { .. }
                 | Payload::ListOffsetsResponse { .. }
                 | Payload::OffsetsForLeaderEpochResponse { .. }
+                | Payload::FindCoordinatorResponse { .. }
+                | Payload::JoinGroupResponse { .. }
+                | Payload::SyncGroupResponse { .. }
+                | Payload::HeartbeatResponse { .. }
+                | Payload::LeaveGroupResponse { .. }
+                | Payload::OffsetCommitResponse { .. }
+                | Payload::OffsetFetchResponse { .. }
                 | Payload::Disconnected { .. }
         ) || matches!(self, Payload::Raft(m) if !m.is_request())
     }

@@ -107,6 +107,10 @@ pub struct ConsumerEntry {
     pub group: String,
     /// Topic read.
     pub topic: String,
+    /// Whether it joins its group and reads what the group assigns it (`subscribe()`), rather
+    /// than reading every partition (`assign()`, the default).
+    #[serde(default)]
+    pub subscribe: bool,
     /// Consumer configs by Kafka name.
     #[serde(default)]
     pub config: BTreeMap<String, toml::Value>,
@@ -128,6 +132,8 @@ pub struct TimelineEntry {
     pub controller: Option<BrokerId>,
     /// The producer's client id, for `set-producer-rate` and `produce`.
     pub producer: Option<String>,
+    /// The consumer's client id, for `stop-consumer` and `start-consumer`.
+    pub consumer: Option<String>,
     /// The new rate, for `set-producer-rate`.
     pub rate_per_sec: Option<u32>,
     /// How many records, for `produce`.
@@ -176,6 +182,8 @@ pub const ACTIONS: &[&str] = &[
     "drop-messages",
     "set-producer-rate",
     "produce",
+    "stop-consumer",
+    "start-consumer",
     "alter-config",
     "delete-topic",
     "add-partitions",
@@ -251,6 +259,9 @@ pub struct Variant {
     /// Producer configs set on every producer.
     #[serde(default)]
     pub producer_config: BTreeMap<String, toml::Value>,
+    /// Consumer configs set on every consumer.
+    #[serde(default)]
+    pub consumer_config: BTreeMap<String, toml::Value>,
     /// Expectations added to the scenario's own.
     #[serde(default)]
     pub expect: Vec<Expectation>,
@@ -359,6 +370,9 @@ impl Scenario {
         for p in &mut out.producers {
             p.config.extend(v.producer_config.clone());
         }
+        for c in &mut out.consumers {
+            c.config.extend(v.consumer_config.clone());
+        }
         out.expect.extend(v.expect.clone());
         Ok(out)
     }
@@ -466,6 +480,17 @@ impl Scenario {
                     ))
                 })
         };
+        let consumer = || {
+            entry
+                .consumer
+                .clone()
+                .filter(|c| self.consumers.iter().any(|e| &e.client_id == c))
+                .ok_or_else(|| {
+                    scenario_error(format!(
+                        "{field}.consumer: must name one of the scenario's consumers."
+                    ))
+                })
+        };
         let ms = || {
             let ms = entry.ms.ok_or_else(|| required("ms"))?;
             if ms > 60_000 {
@@ -521,6 +546,8 @@ impl Scenario {
                     Some(p) => p,
                 },
             }),
+            "stop-consumer" => Ok(Command::StopConsumer(consumer()?)),
+            "start-consumer" => Ok(Command::StartConsumer(consumer()?)),
             "set-producer-rate" => Ok(Command::SetProducerRate {
                 producer: producer()?,
                 rate_per_sec: entry.rate_per_sec.ok_or_else(|| required("rate_per_sec"))?,
@@ -720,6 +747,7 @@ impl Scenario {
             sim.add_consumer(ConsumerSpec {
                 client_id: c.client_id.clone(),
                 group: c.group.clone(),
+                subscribe: c.subscribe,
                 topic: c.topic.clone(),
                 config,
             })

@@ -77,6 +77,27 @@ pub(crate) enum Timer {
         incarnation: u32,
         client: NodeId,
     },
+    /// A group's join phase may complete (initial delay or rebalance timeout).
+    GroupJoin {
+        broker: BrokerId,
+        incarnation: u32,
+        group: String,
+        join_epoch: u64,
+    },
+    /// A group member's session may have expired.
+    GroupMemberExpiry {
+        broker: BrokerId,
+        incarnation: u32,
+        group: String,
+        member_id: String,
+    },
+    /// A generation's members that never synced are removed.
+    GroupSyncExpiry {
+        broker: BrokerId,
+        incarnation: u32,
+        group: String,
+        generation_id: i32,
+    },
     ControllerFenceCheck,
     ControllerLeaderRebalance,
     Quorum {
@@ -103,6 +124,10 @@ pub(crate) enum Timer {
     },
     ConsumerAutoCommit {
         consumer: u32,
+    },
+    ConsumerHeartbeat {
+        consumer: u32,
+        incarnation: u32,
     },
 }
 
@@ -228,6 +253,11 @@ pub enum Command {
     /// Hard-kill a broker process (`kill -9`): it stops at once, but what it wrote is in the
     /// operating system's page cache and survives.
     KillBroker(BrokerId),
+    /// Close a consumer (`consumer.close()`): a dynamic group member leaves its group, a static
+    /// one stays a member until its session times out.
+    StopConsumer(String),
+    /// Start a stopped consumer again, as a new process with the same configs.
+    StartConsumer(String),
     /// Lossy hard kill: the broker's machine loses power, and every record not yet written back
     /// to disk is gone (`acks=all` is not fsync, `RELIABILITY.md` §B.9).
     CrashBroker(BrokerId),
@@ -562,6 +592,10 @@ impl Simulation {
     pub fn drain_history(&mut self) {
         let mut drains = Vec::new();
         for (tp, state) in self.controller.image.partitions() {
+            // Internal topics hold the brokers' own records, not the history's sends.
+            if tp.topic.starts_with("__") {
+                continue;
+            }
             let Some(leader) = state.leader else { continue };
             let Some(b) = self.broker_index(leader).filter(|&i| self.brokers[i].alive) else {
                 continue;
@@ -762,6 +796,8 @@ impl Simulation {
                 rate_per_sec,
             } => self.set_producer_rate(&producer, rate_per_sec),
             Command::Produce { producer, records } => self.produce_burst(&producer, records),
+            Command::StopConsumer(consumer) => self.stop_consumer(&consumer),
+            Command::StartConsumer(consumer) => self.start_consumer(&consumer),
             Command::AlterConfig { topic, name, value } => self.alter_config(topic, &name, &value),
             Command::DeleteTopic(topic) => self.delete_topic(&topic),
             Command::AddPartitions { topic, partitions } => self.add_partitions(&topic, partitions),
@@ -890,12 +926,36 @@ impl Simulation {
                     self.broker_timer(broker, timer);
                 }
             }
+            Timer::GroupJoin {
+                broker,
+                incarnation,
+                ..
+            }
+            | Timer::GroupMemberExpiry {
+                broker,
+                incarnation,
+                ..
+            }
+            | Timer::GroupSyncExpiry {
+                broker,
+                incarnation,
+                ..
+            } => {
+                let current = self
+                    .broker_index(broker)
+                    .filter(|&i| self.brokers[i].alive)
+                    .map(|i| self.brokers[i].incarnation);
+                if current == Some(incarnation) {
+                    self.group_timer(timer);
+                }
+            }
             Timer::ProducerTick { .. }
             | Timer::ProducerWake { .. }
             | Timer::ProducerRequestTimeout { .. } => self.producer_timer(timer),
             Timer::ConsumerWake { .. }
             | Timer::ConsumerRequestTimeout { .. }
-            | Timer::ConsumerAutoCommit { .. } => self.consumer_timer(timer),
+            | Timer::ConsumerAutoCommit { .. }
+            | Timer::ConsumerHeartbeat { .. } => self.consumer_timer(timer),
         }
     }
 }

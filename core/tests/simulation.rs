@@ -216,6 +216,12 @@ fn bad_scenarios_name_the_problem() {
         // A range expectation with no bound, or with bounds no offset fits, checks nothing.
         ("version = 1\nname = \"x\"\n[cluster]\nbrokers = 3\n[[expect]]\nkind = \"leader-log-end-offset\"\ntopic = \"t\"\npartition = 0\n", "expect[0].at_least: leader-log-end-offset needs at_least, at_most or both"),
         ("version = 1\nname = \"x\"\n[cluster]\nbrokers = 3\n[[expect]]\nkind = \"leader-log-end-offset\"\ntopic = \"t\"\npartition = 0\nat_least = 10\nat_most = 5\n", "expect[0].at_most: 5 is below at_least (10)"),
+        ("version = 1\nname = \"x\"\n[cluster]\nbrokers = 3\n[[expect]]\nkind = \"group\"\ngeneration = 1\n", "expect[0].group: is required for group"),
+        ("version = 1\nname = \"x\"\n[cluster]\nbrokers = 3\n[[expect]]\nkind = \"group\"\ngroup = \"g\"\n", "expect[0].generation: group needs generation, members, state"),
+        ("version = 1\nname = \"x\"\n[cluster]\nbrokers = 3\n[[expect]]\nkind = \"group\"\ngroup = \"g\"\nstate = \"Rebalancing\"\n", "expect[0].state: 'Rebalancing' is no group state"),
+        ("version = 1\nname = \"x\"\n[cluster]\nbrokers = 3\n[[expect]]\nkind = \"assignment\"\nconsumer = \"c\"\n", "expect[0].count: is required for assignment"),
+        ("version = 1\nname = \"x\"\n[cluster]\nbrokers = 3\n[[timeline]]\nat_ms = 1\naction = \"stop-consumer\"\nconsumer = \"nobody\"\n", "timeline[0].consumer: must name one of the scenario's consumers"),
+        ("version = 1\nname = \"x\"\n[cluster]\nbrokers = 3\n[[topics]]\nname = \"t\"\npartitions = 1\nreplication_factor = 1\n[[consumers]]\nclient_id = \"c\"\ngroup = \"g\"\ntopic = \"t\"\nsubscribe = true\nconfig = { \"partition.assignment.strategy\" = \"fastest\" }\n", "partition.assignment.strategy"),
     ];
     for (text, needle) in cases {
         let err = Scenario::parse(text).expect_err(needle);

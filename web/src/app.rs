@@ -15,7 +15,7 @@ pub const SIMPLIFICATIONS: &[&str] = &[
     "ZooKeeper mode (sim.metadata.mode=zookeeper, in scenarios) models the ensemble as one always-available node and applies the controller's writes to it at once.",
     "The metadata log has no snapshots, and a PartitionChangeRecord carries the whole partition state rather than only the changed fields.",
     "The producer's buffer is counted in records (20,000), not buffer.memory bytes; a message lost between a producer and a broker breaks their connection, which the producer notices at its request timeout.",
-    "The consumer is assigned every partition directly; groups, the coordinator and __consumer_offsets come later, so commits are kept by the simulator.",
+    "The page's consumers are assigned every partition directly (assign()), so their commits are kept by the simulator; consumer groups with their coordinator and __consumer_offsets run in scenarios (subscribe = true) and the CLI.",
     "The operating system writes the page cache to disk every 5 seconds, all at once; a crash (lossy kill) loses what was written since.",
     "A restarted broker registers at once and leaves every ISR and leadership, as if fenced; KRaft would first refuse the registration until the old session expired, then fence it, with the same outcome a few seconds later.",
 ];

@@ -1,0 +1,313 @@
+//! Consumer groups end to end: consumers that subscribe find their coordinator (the leader of
+//! the group's `__consumer_offsets` partition), join, get their share from the leader's
+//! assignor, read it, and commit to the coordinator.
+
+use kafka_sim::consumer_group::MemberState;
+use kafka_sim::coordinator::partition_for_group;
+use kafka_sim::group::GroupState;
+use kafka_sim::group_coordinator::OFFSETS_TOPIC;
+use kafka_sim::scenario::{Scenario, ScenarioRun};
+use kafka_sim::SimTime;
+
+fn start(text: &str, seed: u64) -> ScenarioRun {
+    Scenario::parse(text).unwrap().start(seed).unwrap()
+}
+
+/// Three brokers, topic `orders` with 6 partitions, a producer, and the given consumers.
+fn cluster(consumers: &str) -> String {
+    format!(
+        r#"
+version = 1
+name = "groups"
+[cluster]
+brokers = 3
+[[topics]]
+name = "orders"
+partitions = 6
+replication_factor = 3
+[[producers]]
+client_id = "p"
+topic = "orders"
+rate_per_sec = 200
+keys = 50
+{consumers}
+"#
+    )
+}
+
+fn member(name: &str, extra: &str) -> String {
+    format!(
+        r#"
+[[consumers]]
+client_id = "{name}"
+group = "app"
+topic = "orders"
+subscribe = true
+config = {{ "auto.offset.reset" = "earliest"{extra} }}
+"#
+    )
+}
+
+#[test]
+fn two_members_share_the_partitions_and_commit_to_the_coordinator() {
+    let mut run = start(&cluster(&(member("a", "") + &member("b", ""))), 3);
+    run.advance_to(SimTime::from_ms(15_000));
+    let sim = &run.sim;
+    // __consumer_offsets was created on the first FindCoordinator, with 50 partitions.
+    let offsets_topic = &sim.metadata().topics[OFFSETS_TOPIC];
+    assert_eq!(offsets_topic.partitions.len(), 50);
+    let p = partition_for_group("app", 50).unwrap();
+    let coordinator = offsets_topic.partitions[p as usize].leader.unwrap();
+    let broker = sim.brokers().iter().find(|b| b.id == coordinator).unwrap();
+    let group = &broker.coordinator.groups["app"];
+    assert_eq!(group.state, GroupState::Stable);
+    assert_eq!(
+        group.generation_id, 1,
+        "one rebalance: both joined in the initial delay"
+    );
+    assert_eq!(group.protocol_name.as_deref(), Some("range"));
+    assert_eq!(group.members.len(), 2);
+    let mut all = Vec::new();
+    for c in sim.consumers() {
+        let m = c.membership.as_ref().unwrap();
+        assert_eq!(m.state, MemberState::Stable);
+        assert_eq!(m.coordinator, Some(coordinator));
+        assert_eq!(m.generation_id, 1);
+        assert_eq!(
+            m.assigned.len(),
+            3,
+            "range gives each of two members 3 of 6"
+        );
+        assert!(c.consumed > 0, "{} read nothing", c.spec.client_id);
+        for &p in &m.assigned {
+            assert!(c.positions.contains_key(&p));
+        }
+        all.extend(m.assigned.iter().copied());
+    }
+    all.sort();
+    assert_eq!(all, vec![0, 1, 2, 3, 4, 5]);
+    // Auto-commit (every 5 s) reached the coordinator and __consumer_offsets.
+    let committed = &broker.coordinator.offsets["app"];
+    assert_eq!(committed.len(), 6);
+    let log_end = broker
+        .replicas
+        .get(&kafka_sim::metadata::TopicPartition::new(OFFSETS_TOPIC, p))
+        .unwrap()
+        .log
+        .log_end_offset();
+    assert!(
+        log_end >= 2,
+        "group metadata and commits are records: {log_end}"
+    );
+}
+
+/// Consumers a and b from the start, c started at 15 s; returns the run at 25 s.
+fn third_member_joins(strategy: &str) -> ScenarioRun {
+    let extra = format!(r#", "partition.assignment.strategy" = "{strategy}""#);
+    let text = cluster(&(member("a", &extra) + &member("b", &extra) + &member("c", &extra)))
+        + r#"
+[[timeline]]
+at_ms = 0
+action = "stop-consumer"
+consumer = "c"
+[[timeline]]
+at_ms = 15000
+action = "start-consumer"
+consumer = "c"
+"#;
+    let mut run = start(&text, 1);
+    run.advance_to(SimTime::from_ms(14_000));
+    for c in &run.sim.consumers()[..2] {
+        assert_eq!(c.membership.as_ref().unwrap().assigned.len(), 3);
+    }
+    run
+}
+
+fn assigned(run: &ScenarioRun, consumer: usize) -> Vec<u32> {
+    run.sim.consumers()[consumer]
+        .membership
+        .as_ref()
+        .unwrap()
+        .assigned
+        .iter()
+        .copied()
+        .collect()
+}
+
+#[test]
+fn an_eager_rebalance_takes_every_partition_away_then_deals_them_again() {
+    let mut run = third_member_joins("range");
+    let before: Vec<Vec<u32>> = (0..2).map(|i| assigned(&run, i)).collect();
+    // Step until the rebalance begins: both old members give up everything before rejoining.
+    let mut everyone_idle = false;
+    while run.sim.now() < SimTime::from_ms(25_000) {
+        run.advance_to(run.sim.now().plus_ms(1));
+        if assigned(&run, 0).is_empty() && assigned(&run, 1).is_empty() {
+            everyone_idle = true;
+        }
+    }
+    assert!(everyone_idle, "eager members revoke all their partitions");
+    assert_eq!(before, vec![vec![0, 1, 2], vec![3, 4, 5]]);
+    // One rebalance: range deals 2 partitions to each member in member-id order.
+    for i in 0..3 {
+        let m = run.sim.consumers()[i].membership.as_ref().unwrap();
+        assert_eq!(m.generation_id, 2);
+        assert_eq!(m.assigned.len(), 2);
+    }
+}
+
+#[test]
+fn a_cooperative_rebalance_moves_only_what_the_new_member_gets() {
+    let mut run = third_member_joins("cooperative-sticky");
+    let before: Vec<Vec<u32>> = (0..2).map(|i| assigned(&run, i)).collect();
+    // Step through the rebalances: an old member never drops below the 2 partitions it keeps.
+    let mut fewest = usize::MAX;
+    while run.sim.now() < SimTime::from_ms(25_000) {
+        run.advance_to(run.sim.now().plus_ms(1));
+        fewest = fewest
+            .min(assigned(&run, 0).len())
+            .min(assigned(&run, 1).len());
+    }
+    assert_eq!(fewest, 2, "cooperative members keep what does not move");
+    for (i, kept) in before.iter().enumerate() {
+        let now = assigned(&run, i);
+        assert_eq!(now.len(), 2);
+        assert!(now.iter().all(|p| kept.contains(p)), "{now:?} ⊂ {kept:?}");
+    }
+    assert_eq!(assigned(&run, 2).len(), 2);
+    // Two rebalances: the first takes partitions away, the second hands them to c.
+    for i in 0..3 {
+        assert_eq!(
+            run.sim.consumers()[i]
+                .membership
+                .as_ref()
+                .unwrap()
+                .generation_id,
+            3
+        );
+    }
+    assert!(run.sim.consumers()[2].consumed > 0);
+}
+
+#[test]
+fn more_members_than_partitions_leave_some_idle() {
+    let text = r#"
+version = 1
+name = "idle"
+[cluster]
+brokers = 3
+[[topics]]
+name = "orders"
+partitions = 2
+replication_factor = 3
+[[producers]]
+client_id = "p"
+topic = "orders"
+rate_per_sec = 100
+keys = 10
+"#
+    .to_string()
+        + &member("a", "")
+        + &member("b", "")
+        + &member("c", "");
+    let mut run = start(&text, 2);
+    run.advance_to(SimTime::from_ms(15_000));
+    let sizes: Vec<usize> = (0..3).map(|i| assigned(&run, i).len()).collect();
+    assert_eq!(sizes.iter().sum::<usize>(), 2);
+    assert_eq!(sizes.iter().filter(|&&n| n == 0).count(), 1, "{sizes:?}");
+    let idle = sizes.iter().position(|&n| n == 0).unwrap();
+    assert_eq!(run.sim.consumers()[idle].consumed, 0);
+    // The idle member is still a member: it heartbeats and stays in the group.
+    let m = run.sim.consumers()[idle].membership.as_ref().unwrap();
+    assert_eq!(m.state, MemberState::Stable);
+}
+
+#[test]
+fn a_static_member_restarting_within_its_session_keeps_its_partitions_without_a_rebalance() {
+    let extra = r#", "group.instance.id" = "INSTANCE", "session.timeout.ms" = 30000"#;
+    let text = cluster(
+        &(member("a", &extra.replace("INSTANCE", "host-a"))
+            + &member("b", &extra.replace("INSTANCE", "host-b"))),
+    ) + r#"
+[[timeline]]
+at_ms = 15000
+action = "stop-consumer"
+consumer = "a"
+[[timeline]]
+at_ms = 25000
+action = "start-consumer"
+consumer = "a"
+"#;
+    let mut run = start(&text, 4);
+    run.advance_to(SimTime::from_ms(14_000));
+    let before = assigned(&run, 0);
+    let generation = run.sim.consumers()[0]
+        .membership
+        .as_ref()
+        .unwrap()
+        .generation_id;
+    run.advance_to(SimTime::from_ms(35_000));
+    let m = run.sim.consumers()[0].membership.as_ref().unwrap();
+    assert_eq!(m.generation_id, generation, "no rebalance");
+    assert_eq!(assigned(&run, 0), before);
+    assert!(!run.sim.events().iter().any(
+        |e| e.time > SimTime::from_ms(15_000) && e.narrate().contains("preparing a rebalance")
+    ));
+}
+
+#[test]
+fn a_static_member_gone_longer_than_its_session_is_removed() {
+    let extra = r#", "group.instance.id" = "INSTANCE", "session.timeout.ms" = 10000"#;
+    let text = cluster(
+        &(member("a", &extra.replace("INSTANCE", "host-a"))
+            + &member("b", &extra.replace("INSTANCE", "host-b"))),
+    ) + r#"
+[[timeline]]
+at_ms = 15000
+action = "stop-consumer"
+consumer = "a"
+"#;
+    let mut run = start(&text, 4);
+    run.advance_to(SimTime::from_ms(30_000));
+    assert_eq!(assigned(&run, 1).len(), 6, "b took over everything");
+    assert!(run.sim.events().iter().any(|e| e
+        .narrate()
+        .contains("no heartbeat within session.timeout.ms")));
+}
+
+#[test]
+fn when_the_coordinator_dies_the_group_finds_the_new_one_and_keeps_its_generation() {
+    // Kafka's new coordinator loads the group from __consumer_offsets; the members find it and
+    // heartbeat in the same generation, so there is no rebalance.
+    let base = cluster(&(member("a", "") + &member("b", "")));
+    let mut run = start(&base, 3);
+    run.advance_to(SimTime::from_ms(12_000));
+    let p = partition_for_group("app", 50).unwrap() as usize;
+    let old = run.sim.metadata().topics[OFFSETS_TOPIC].partitions[p]
+        .leader
+        .unwrap();
+    let generation = run.sim.consumers()[0]
+        .membership
+        .as_ref()
+        .unwrap()
+        .generation_id;
+    run.sim.apply(kafka_sim::Command::KillBroker(old)).unwrap();
+    run.advance_to(SimTime::from_ms(40_000));
+    let new = run.sim.metadata().topics[OFFSETS_TOPIC].partitions[p]
+        .leader
+        .unwrap();
+    assert_ne!(new, old);
+    for c in run.sim.consumers() {
+        let m = c.membership.as_ref().unwrap();
+        assert_eq!(m.coordinator, Some(new), "{}", c.spec.client_id);
+        assert_eq!(m.state, MemberState::Stable);
+        assert_eq!(m.generation_id, generation);
+    }
+    let broker = run.sim.brokers().iter().find(|b| b.id == new).unwrap();
+    assert_eq!(broker.coordinator.groups["app"].state, GroupState::Stable);
+    assert_eq!(
+        broker.coordinator.offsets["app"].len(),
+        6,
+        "commits survived in the log"
+    );
+}
