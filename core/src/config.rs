@@ -798,6 +798,10 @@ pub struct ConsumerConfig {
     /// `partition.assignment.strategy`, in order of preference.
     #[serde(default = "default_assignors")]
     pub partition_assignment_strategy: Vec<crate::assignor::Assignor>,
+    /// `sim.processing.ms.per.record` (simulator only): how long the application takes per
+    /// record a `poll()` returned before it polls again; 0 polls again at once.
+    #[serde(default)]
+    pub processing_ms_per_record: u64,
 }
 
 fn default_session_timeout() -> u64 {
@@ -828,6 +832,7 @@ impl Default for ConsumerConfig {
             max_poll_interval_ms: default_max_poll_interval(),
             group_instance_id: None,
             partition_assignment_strategy: default_assignors(),
+            processing_ms_per_record: 0,
         }
     }
 }
@@ -846,6 +851,7 @@ impl ConsumerConfig {
         "max.poll.interval.ms",
         "group.instance.id",
         "partition.assignment.strategy",
+        "sim.processing.ms.per.record",
     ];
 
     /// Sets one consumer config by its Kafka name, validating the value.
@@ -872,6 +878,9 @@ impl ConsumerConfig {
             "session.timeout.ms" => self.session_timeout_ms = int_in(name, value, 1, 3_600_000)? as u64,
             "heartbeat.interval.ms" => self.heartbeat_interval_ms = int_in(name, value, 1, 3_600_000)? as u64,
             "max.poll.interval.ms" => self.max_poll_interval_ms = int_in(name, value, 1, 3_600_000)? as u64,
+            "sim.processing.ms.per.record" => {
+                self.processing_ms_per_record = int_in(name, value, 0, 60_000)? as u64
+            }
             "group.instance.id" => {
                 let id = value.trim();
                 if id.is_empty() || id.len() > 249 {

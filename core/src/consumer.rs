@@ -96,6 +96,14 @@ pub struct Consumer {
     /// Bumped by every start, so that timers of an earlier run of the process are ignored.
     #[serde(default)]
     pub(crate) incarnation: u32,
+    /// While the application processes what the last `poll()` returned
+    /// (`sim.processing.ms.per.record`), the time it will poll again.
+    #[serde(default)]
+    pub busy_until: Option<crate::time::SimTime>,
+    /// When the application last called `poll()`; the heartbeat thread compares it with
+    /// `max.poll.interval.ms`.
+    #[serde(default)]
+    pub(crate) last_poll: crate::time::SimTime,
 }
 
 impl Consumer {
@@ -191,6 +199,8 @@ impl Simulation {
             membership: None,
             stopped: false,
             incarnation: 0,
+            busy_until: None,
+            last_poll: self.now,
         });
         let c = &mut self.consumers[index as usize];
         if c.spec.subscribe {
@@ -215,10 +225,19 @@ impl Simulation {
     /// Asks for metadata, positions or records, whichever is missing.
     pub(crate) fn consumer_progress(&mut self, index: u32) {
         let me = NodeId::Consumer(index);
-        let c = &self.consumers[index as usize];
+        let now = self.now;
+        let c = &mut self.consumers[index as usize];
         if c.stopped {
             return;
         }
+        // The application is still busy with the records of its last poll(): no poll, so no
+        // fetch and no group work until it is done.
+        if c.busy_until.is_some_and(|until| until > now) {
+            return;
+        }
+        c.busy_until = None;
+        c.last_poll = now;
+        let c = &self.consumers[index as usize];
         let timeout = c.spec.config.request_timeout_ms;
         if c.metadata.is_none() {
             if c.metadata_request.is_none() {
@@ -496,6 +515,8 @@ impl Simulation {
         c.stopped = false;
         c.incarnation += 1;
         c.positions.clear();
+        c.busy_until = None;
+        c.last_poll = self.now;
         c.position_epochs.clear();
         c.leader_epochs.clear();
         c.list_offsets.clear();
@@ -682,6 +703,7 @@ impl Simulation {
                 };
                 c.fetches.remove(&leader);
                 let mut failed = false;
+                let mut returned = 0u64;
                 for (tp, result) in partitions {
                     match result {
                         FetchResult::Records {
@@ -711,6 +733,7 @@ impl Simulation {
                                     value: r.value,
                                 });
                             }
+                            returned += polled.len() as u64;
                             if !polled.is_empty() {
                                 self.history.record_poll(index, tp.clone(), polled);
                             }
@@ -725,6 +748,17 @@ impl Simulation {
                         }
                         _ => failed = true,
                     }
+                }
+                // The application processes what this poll returned before it polls again.
+                let per_record = c.spec.config.processing_ms_per_record;
+                if per_record > 0 && returned > 0 {
+                    // Records of fetches that were already under way are processed after the
+                    // ones before them, as the next poll() would return them.
+                    let start = c.busy_until.map_or(self.now, |t| t.max(self.now));
+                    let until = start.plus_ms(per_record * returned);
+                    c.busy_until = Some(until);
+                    let wait = until.as_ms() - self.now.as_ms();
+                    self.schedule_in_ms(wait, Timer::ConsumerWake { consumer: index });
                 }
                 if failed {
                     self.consumer_refresh_metadata(index);

@@ -356,6 +356,14 @@ impl Simulation {
         if m.state != MemberState::Stable {
             return;
         }
+        // The heartbeat thread's poll check: an application that has not called poll() for
+        // max.poll.interval.ms is presumed stuck, and its member leaves the group so that its
+        // partitions go to others (KIP-62).
+        let since_poll = self.now.as_ms().saturating_sub(c.last_poll.as_ms());
+        if since_poll > c.spec.config.max_poll_interval_ms {
+            self.member_poll_timeout(index, since_poll);
+            return;
+        }
         let Some(coordinator) = m.coordinator else {
             return;
         };
@@ -681,6 +689,39 @@ impl Simulation {
         }
         self.member_arm_heartbeat(index);
         self.consumer_progress(index);
+    }
+
+    /// Kafka's `maybeLeaveGroup("consumer poll timeout has expired")`: a dynamic member sends
+    /// LeaveGroup; every member forgets its generation and partitions, and rejoins at its next
+    /// poll().
+    fn member_poll_timeout(&mut self, index: u32, since_poll: u64) {
+        let c = &self.consumers[index as usize];
+        let consumer = c.spec.client_id.clone();
+        let group = c.spec.group.clone();
+        let max_poll_interval_ms = c.spec.config.max_poll_interval_ms;
+        self.emit(EventKind::PollTimeout {
+            consumer,
+            group,
+            since_poll_ms: since_poll,
+            max_poll_interval_ms,
+        });
+        self.member_leave(index);
+        let revoked = self.member_assigned(index);
+        self.member_revoke(index, &revoked);
+        if let Some(m) = self.consumers[index as usize].membership.as_mut() {
+            m.state = MemberState::Unjoined;
+            m.heartbeat_request = None;
+            if self.consumers[index as usize]
+                .spec
+                .config
+                .group_instance_id
+                .is_none()
+            {
+                let m = self.consumers[index as usize].membership.as_mut().unwrap();
+                m.member_id.clear();
+                m.generation_id = -1;
+            }
+        }
     }
 
     /// The consumer closes: a dynamic member leaves its group at once (a static one does not,

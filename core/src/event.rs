@@ -263,6 +263,17 @@ pub enum EventKind {
         /// The coordinator.
         broker: BrokerId,
     },
+    /// A consumer's application did not call poll() within max.poll.interval.ms.
+    PollTimeout {
+        /// The consumer's client id.
+        consumer: String,
+        /// The group.
+        group: String,
+        /// How long since its last poll().
+        since_poll_ms: u64,
+        /// `max.poll.interval.ms`.
+        max_poll_interval_ms: u64,
+    },
     /// A consumer was closed.
     ConsumerStopped {
         /// The consumer's client id.
@@ -471,6 +482,9 @@ impl Event {
             }
             EventKind::CoordinatorFound { consumer, group, broker } => format!(
                 "{consumer} found the coordinator of group {group} (FindCoordinator): broker {broker}, the leader of the group's __consumer_offsets partition."
+            ),
+            EventKind::PollTimeout { consumer, group, since_poll_ms, max_poll_interval_ms } => format!(
+                "{consumer} has not called poll() for {since_poll_ms} ms, more than max.poll.interval.ms={max_poll_interval_ms}: its heartbeat thread gives up its membership of group {group} (a dynamic member sends LeaveGroup), and it rejoins at its next poll()."
             ),
             EventKind::ConsumerStopped { consumer } => format!(
                 "{consumer} was closed and stops reading."

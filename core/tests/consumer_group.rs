@@ -311,3 +311,48 @@ fn when_the_coordinator_dies_the_group_finds_the_new_one_and_keeps_its_generatio
         "commits survived in the log"
     );
 }
+
+#[test]
+fn a_busy_application_leaves_its_group_after_max_poll_interval_and_rejoins_when_it_polls() {
+    let slow = r#", "max.poll.interval.ms" = 10000, "sim.processing.ms.per.record" = 20"#;
+    let text = cluster(&(member("a", "") + &member("b", slow)));
+    let mut run = start(&text, 6);
+    run.advance_to(SimTime::from_ms(8_000));
+    assert_eq!(assigned(&run, 1).len(), 3);
+    // b's first polls return hundreds of records at 20 ms each: it stops polling for longer
+    // than 10 s, and its heartbeat thread gives up the membership.
+    let mut left_at = None;
+    while run.sim.now() < SimTime::from_ms(60_000) {
+        run.advance_to(run.sim.now().plus_ms(100));
+        let b = &run.sim.consumers()[1];
+        if left_at.is_none() && b.membership.as_ref().unwrap().assigned.is_empty() {
+            left_at = Some(run.sim.now());
+            assert!(
+                b.busy_until.is_some_and(|t| t > run.sim.now()),
+                "still busy"
+            );
+        }
+        if left_at.is_some() && assigned(&run, 1).len() == 3 {
+            break;
+        }
+    }
+    let left_at = left_at.expect("b lost its partitions");
+    assert!(
+        run.sim
+            .events()
+            .iter()
+            .any(|e| e.narrate().contains("b has not called poll()")),
+        "the poll timeout is narrated"
+    );
+    // Once it polls again it rejoins: the group is back to two members sharing 3 and 3.
+    assert!(run.sim.now() > left_at);
+    assert_eq!(assigned(&run, 1).len(), 3, "b rejoined after polling again");
+    assert!(
+        run.sim.consumers()[1]
+            .membership
+            .as_ref()
+            .unwrap()
+            .generation_id
+            >= 3
+    );
+}
