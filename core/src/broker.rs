@@ -444,7 +444,11 @@ impl Simulation {
         );
         // Parked joins and syncs of the groups it coordinated fail the same way.
         let mut groups = std::mem::take(&mut broker.coordinator);
-        for group in groups.groups.values_mut() {
+        for group in groups
+            .groups
+            .values_mut()
+            .filter(|_| cfg!(feature = "groups"))
+        {
             for member in group.members.values_mut() {
                 for parked in [member.awaiting_join.take(), member.awaiting_sync.take()]
                     .into_iter()
@@ -1184,7 +1188,13 @@ impl Simulation {
     fn finish_write(&mut self, i: usize, pending: PendingProduce) {
         let me = NodeId::Broker(self.brokers[i].id);
         let from = pending.from;
-        if let Reply::OffsetCommit { group, offsets } = &pending.reply {
+        let commit = match &pending.reply {
+            Reply::OffsetCommit { group, offsets } if cfg!(feature = "groups") => {
+                Some((group, offsets))
+            }
+            _ => None,
+        };
+        if let Some((group, offsets)) = commit {
             let ok = pending
                 .partitions
                 .iter()

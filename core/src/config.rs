@@ -881,6 +881,12 @@ impl ConsumerConfig {
             "sim.processing.ms.per.record" => {
                 self.processing_ms_per_record = int_in(name, value, 0, 60_000)? as u64
             }
+            "group.instance.id" | "partition.assignment.strategy" if !cfg!(feature = "groups") => {
+                return Err(Error::new(
+                    ErrorKind::InvalidConfig,
+                    format!("{name} is for consumer groups, which this build leaves out; use the CLI."),
+                ));
+            }
             "group.instance.id" => {
                 let id = value.trim();
                 if id.is_empty() || id.len() > 249 {

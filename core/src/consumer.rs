@@ -175,6 +175,15 @@ impl Simulation {
                 ),
             ));
         }
+        if spec.subscribe && !cfg!(feature = "groups") {
+            return Err(Error::new(
+                ErrorKind::InvalidConfig,
+                format!(
+                    "Consumer '{}' subscribes to a group, but this build leaves consumer groups out (the page's consumers are assigned every partition; use the CLI).",
+                    spec.client_id
+                ),
+            ));
+        }
         let index = self.consumers.len() as u32;
         let auto_commit = spec
             .config

@@ -85,6 +85,11 @@ impl Simulation {
     /// The member's next protocol step, if one is due: find the coordinator, then join.
     /// Returns whether it may fetch (it has a coordinator-independent assignment to read).
     pub(crate) fn member_progress(&mut self, index: u32) {
+        // Without consumer groups in the build nothing reaches here at run time; the early
+        // return lets the compiler leave the protocol out of the page's download.
+        if !cfg!(feature = "groups") {
+            return;
+        }
         let c = &self.consumers[index as usize];
         let Some(m) = &c.membership else {
             return;
@@ -274,6 +279,11 @@ impl Simulation {
     /// Commits the positions of the owned partitions to the coordinator (auto-commit, or the
     /// commit before a rebalance when `before_rebalance`).
     pub(crate) fn member_commit(&mut self, index: u32, before_rebalance: bool) {
+        // Without consumer groups in the build nothing reaches here at run time; the early
+        // return lets the compiler leave the protocol out of the page's download.
+        if !cfg!(feature = "groups") {
+            return;
+        }
         let c = &self.consumers[index as usize];
         if !c.spec.config.enable_auto_commit {
             return;
@@ -348,6 +358,11 @@ impl Simulation {
 
     /// The heartbeat thread's tick: a stable member heartbeats to its coordinator.
     pub(crate) fn member_heartbeat(&mut self, index: u32) {
+        // Without consumer groups in the build nothing reaches here at run time; the early
+        // return lets the compiler leave the protocol out of the page's download.
+        if !cfg!(feature = "groups") {
+            return;
+        }
         let c = &mut self.consumers[index as usize];
         let Some(m) = c.membership.as_mut() else {
             return;
@@ -417,6 +432,11 @@ impl Simulation {
 
     /// A request of the member failed (timeout or lost connection).
     pub(crate) fn member_request_failed(&mut self, index: u32, request_id: u64) -> bool {
+        // Without consumer groups in the build nothing reaches here at run time; the early
+        // return lets the compiler leave the protocol out of the page's download.
+        if !cfg!(feature = "groups") {
+            return false;
+        }
         let owned = self.consumers[index as usize]
             .membership
             .as_ref()
@@ -438,6 +458,11 @@ impl Simulation {
 
     /// Handles a group response; returns whether it was one.
     pub(crate) fn member_receive(&mut self, index: u32, payload: &Payload) -> bool {
+        // Without consumer groups in the build nothing reaches here at run time; the early
+        // return lets the compiler leave the protocol out of the page's download.
+        if !cfg!(feature = "groups") {
+            return false;
+        }
         match payload {
             Payload::FindCoordinatorResponse { request_id, result } => {
                 let Some(m) = self.consumers[index as usize].membership.as_mut() else {
@@ -625,6 +650,10 @@ impl Simulation {
         protocol: &str,
         members: &[MemberSubscription],
     ) -> Option<BTreeMap<String, Vec<TopicPartition>>> {
+        // Without the assignors no consumer subscribes (`add_consumer` refuses it).
+        if !cfg!(feature = "groups") {
+            return None;
+        }
         let assignor = Assignor::from_name(protocol)?;
         let c = &self.consumers[index as usize];
         let metadata = c.metadata.as_ref()?;
@@ -727,6 +756,11 @@ impl Simulation {
     /// The consumer closes: a dynamic member leaves its group at once (a static one does not,
     /// and only its session timeout removes it).
     pub(crate) fn member_leave(&mut self, index: u32) {
+        // Without consumer groups in the build nothing reaches here at run time; the early
+        // return lets the compiler leave the protocol out of the page's download.
+        if !cfg!(feature = "groups") {
+            return;
+        }
         let c = &self.consumers[index as usize];
         let Some(m) = &c.membership else {
             return;

@@ -359,6 +359,16 @@ impl Event {
     /// One sentence that says what happened and why, for the timeline and the page.
     pub fn narrate(&self) -> String {
         match &self.kind {
+            // Builds without consumer groups never emit these; answering them first lets the
+            // compiler drop their texts from the page's download.
+            EventKind::GroupChanged { .. }
+            | EventKind::ConsumerAssigned { .. }
+            | EventKind::CoordinatorFound { .. }
+            | EventKind::PollTimeout { .. }
+                if !cfg!(feature = "groups") =>
+            {
+                String::new()
+            }
             EventKind::TopicCreated { topic, partitions, replication_factor } => format!(
                 "Created topic {topic} with {partitions} partition(s) and replication factor {replication_factor}."
             ),

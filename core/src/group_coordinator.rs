@@ -319,6 +319,11 @@ impl Simulation {
 
     /// Handles a group request at broker `i`.
     pub(crate) fn group_receive(&mut self, i: usize, message: Message) {
+        // Without consumer groups in the build nothing reaches here at run time; the early
+        // return lets the compiler leave the protocol out of the page's download.
+        if !cfg!(feature = "groups") {
+            return;
+        }
         let me = NodeId::Broker(self.brokers[i].id);
         let from = message.from;
         if let Payload::FindCoordinator { request_id, group } = &message.payload {
@@ -586,6 +591,11 @@ impl Simulation {
     /// After a metadata change at broker `i`: unloads the groups of offsets partitions it no
     /// longer leads and loads those it newly leads.
     pub(crate) fn coordinator_after_metadata(&mut self, i: usize) {
+        // Without consumer groups in the build nothing reaches here at run time; the early
+        // return lets the compiler leave the protocol out of the page's download.
+        if !cfg!(feature = "groups") {
+            return;
+        }
         let id = self.brokers[i].id;
         let Some(topic) = self.brokers[i].image.topics.get(OFFSETS_TOPIC) else {
             return;
@@ -769,6 +779,11 @@ impl Simulation {
 
     /// A group timer fired at its broker (whose incarnation the caller checked).
     pub(crate) fn group_timer(&mut self, timer: Timer) {
+        // Without consumer groups in the build nothing reaches here at run time; the early
+        // return lets the compiler leave the protocol out of the page's download.
+        if !cfg!(feature = "groups") {
+            return;
+        }
         let (broker, group) = match &timer {
             Timer::GroupJoin { broker, group, .. }
             | Timer::GroupMemberExpiry { broker, group, .. }

@@ -250,11 +250,13 @@ describe('Kafka Playground in Chromium', () => {
       const oldLeader = partitionOf(start, 'orders', 0)?.leader;
       assert.ok(brokerOf(start, oldLeader), `orders-0 has a leader broker (data-leader="${oldLeader}")`);
 
-      await setSpeed(page, '20');
-      await pressPlay(page);
+      // Killed while paused: the page's own scenario kills broker 1 at 5 s, so once playing at
+      // 20x the button may already read Restart.
       const action = page.locator(sel.brokerAction(oldLeader));
       assert.equal((await action.textContent())?.trim(), 'Kill');
       await action.click();
+      await setSpeed(page, '20');
+      await pressPlay(page);
 
       await poll(() => snapshot(page), (x) => brokerOf(x, oldLeader)?.state === 'dead', {
         timeout: 10_000,
