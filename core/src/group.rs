@@ -1120,25 +1120,6 @@ impl ClassicGroup {
     }
 }
 
-/// One member as the group's metadata record stores it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct MemberRecord {
-    /// Its id.
-    pub member_id: String,
-    /// `group.instance.id`, for a static member.
-    pub group_instance_id: Option<String>,
-    /// `client.id`.
-    pub client_id: String,
-    /// `session.timeout.ms`.
-    pub session_timeout_ms: u64,
-    /// `max.poll.interval.ms`.
-    pub rebalance_timeout_ms: u64,
-    /// Its protocols, as it joined with them.
-    pub protocols: Vec<JoinProtocol>,
-    /// Its partitions.
-    pub assignment: Vec<TopicPartition>,
-}
-
 /// A group's metadata as written to `__consumer_offsets` (Kafka's `GroupMetadataValue`): what a
 /// new coordinator needs to take the group over after a failover.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -1149,8 +1130,9 @@ pub struct GroupRecord {
     pub protocol_name: Option<String>,
     /// The leader.
     pub leader_id: Option<String>,
-    /// The members with their assignments.
-    pub members: Vec<MemberRecord>,
+    /// The members with their assignments, without the state of requests in progress (parked
+    /// requests, `is_new`, the time of the last heartbeat), which a record does not keep.
+    pub members: Vec<GroupMember>,
 }
 
 impl ClassicGroup {
@@ -1164,14 +1146,12 @@ impl ClassicGroup {
                 .join_order
                 .iter()
                 .filter_map(|id| self.members.get(id))
-                .map(|m| MemberRecord {
-                    member_id: m.member_id.clone(),
-                    group_instance_id: m.group_instance_id.clone(),
-                    client_id: m.client_id.clone(),
-                    session_timeout_ms: m.session_timeout_ms,
-                    rebalance_timeout_ms: m.rebalance_timeout_ms,
-                    protocols: m.protocols.clone(),
-                    assignment: m.assignment.clone(),
+                .map(|m| GroupMember {
+                    awaiting_join: None,
+                    awaiting_sync: None,
+                    is_new: false,
+                    last_heartbeat_ms: 0,
+                    ..m.clone()
                 })
                 .collect(),
         }
@@ -1204,17 +1184,8 @@ impl ClassicGroup {
             group.members.insert(
                 m.member_id.clone(),
                 GroupMember {
-                    member_id: m.member_id,
-                    group_instance_id: m.group_instance_id,
-                    client_id: m.client_id,
-                    session_timeout_ms: m.session_timeout_ms,
-                    rebalance_timeout_ms: m.rebalance_timeout_ms,
-                    protocols: m.protocols,
-                    assignment: m.assignment,
-                    awaiting_join: None,
-                    awaiting_sync: None,
-                    is_new: false,
                     last_heartbeat_ms: now_ms,
+                    ..m
                 },
             );
         }

@@ -215,7 +215,7 @@ fn parse_group_value(value: &str) -> Option<GroupRecord> {
             .collect();
         let mut subscription = crate::assignor::MemberSubscription::new(member_id.clone(), topics);
         subscription.group_instance_id = optional(instance.to_string())?;
-        members.push(crate::group::MemberRecord {
+        members.push(crate::group::GroupMember {
             member_id,
             group_instance_id: subscription.group_instance_id.clone(),
             client_id: unesc(client)?,
@@ -226,6 +226,10 @@ fn parse_group_value(value: &str) -> Option<GroupRecord> {
                 subscription,
             }],
             assignment: parse_partitions(&unesc(assignment)?)?,
+            awaiting_join: None,
+            awaiting_sync: None,
+            is_new: false,
+            last_heartbeat_ms: 0,
         });
     }
     Some(GroupRecord {
@@ -853,7 +857,7 @@ fn answer_of(effect: GroupEffect) -> Option<(NodeId, Payload)> {
 mod tests {
     use super::*;
     use crate::assignor::MemberSubscription;
-    use crate::group::{JoinProtocol, MemberRecord};
+    use crate::group::{GroupMember, JoinProtocol};
 
     #[test]
     fn records_read_back_as_written_even_with_separators_in_ids() {
@@ -877,7 +881,7 @@ mod tests {
             generation_id: 7,
             protocol_name: Some("range".to_string()),
             leader_id: Some("c-1,x".to_string()),
-            members: vec![MemberRecord {
+            members: vec![GroupMember {
                 member_id: "c-1,x".to_string(),
                 group_instance_id: Some("i|1".to_string()),
                 client_id: "c 1".to_string(),
@@ -895,6 +899,10 @@ mod tests {
                     TopicPartition::new("orders", 0),
                     TopicPartition::new("pay-ments", 3),
                 ],
+                awaiting_join: None,
+                awaiting_sync: None,
+                is_new: false,
+                last_heartbeat_ms: 0,
             }],
         };
         assert_eq!(parse_group_value(&group_value(&record)), Some(record));

@@ -917,16 +917,8 @@ impl Simulation {
                 broker,
                 incarnation,
                 ..
-            } => {
-                let current = self
-                    .broker_index(broker)
-                    .filter(|&i| self.brokers[i].alive)
-                    .map(|i| self.brokers[i].incarnation);
-                if current == Some(incarnation) {
-                    self.broker_timer(broker, timer);
-                }
             }
-            Timer::GroupJoin {
+            | Timer::GroupJoin {
                 broker,
                 incarnation,
                 ..
@@ -945,8 +937,14 @@ impl Simulation {
                     .broker_index(broker)
                     .filter(|&i| self.brokers[i].alive)
                     .map(|i| self.brokers[i].incarnation);
-                if current == Some(incarnation) {
-                    self.group_timer(timer);
+                if current != Some(incarnation) {
+                    return;
+                }
+                match timer {
+                    Timer::GroupJoin { .. }
+                    | Timer::GroupMemberExpiry { .. }
+                    | Timer::GroupSyncExpiry { .. } => self.group_timer(timer),
+                    _ => self.broker_timer(broker, timer),
                 }
             }
             Timer::ProducerTick { .. }
