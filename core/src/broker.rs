@@ -1308,8 +1308,7 @@ impl Simulation {
             let unfenced = self.config.unfenced_fetch;
             let now = self.now;
             let me = self.brokers[i].id;
-            let mut touched = Vec::new();
-            for (k, fp) in partitions.iter().enumerate() {
+            for fp in &partitions {
                 let Some(replica) = self.brokers[i].replicas.get_mut(&fp.tp) else {
                     continue;
                 };
@@ -1334,12 +1333,10 @@ impl Simulation {
                 state.log_end_offset = fp.fetch_offset;
                 state.last_fetch = now;
                 state.last_fetch_leader_leo = leader_leo;
-                touched.push(k);
-            }
-            for k in touched {
-                let tp = &partitions[k].tp;
-                self.leader_maybe_expand_isr(i, tp, follower);
-                self.leader_maybe_advance_hw(i, tp);
+                // Each partition's ISR and HW depend on its own followers only, so handling it
+                // before the next partition's position changes nothing.
+                self.leader_maybe_expand_isr(i, &fp.tp, follower);
+                self.leader_maybe_advance_hw(i, &fp.tp);
             }
         }
         let parked = ParkedFetch {
@@ -1932,10 +1929,13 @@ impl HostedReplicas {
     /// Where `tp` is in `entries`, or where it would be inserted.
     fn find(&self, tp: &TopicPartition) -> Result<usize, usize> {
         for (name, slots) in &self.topics {
-            // Names of the same length are told apart by their first byte before memcmp is
-            // called to confirm a match.
+            // Names come from the metadata image's one shared string per topic, so the pointers
+            // mostly decide. Otherwise names of the same length are told apart by their first
+            // byte before memcmp is called to confirm a match.
             let (a, b) = (name.as_bytes(), tp.topic.as_bytes());
-            if a.len() != b.len() || a.first() != b.first() || a != b {
+            if !std::sync::Arc::ptr_eq(name, &tp.topic)
+                && (a.len() != b.len() || a.first() != b.first() || a != b)
+            {
                 continue;
             }
             match slots.get(tp.partition as usize) {

@@ -9,7 +9,7 @@
 use crate::config::{ConsumerConfig, OffsetReset};
 use crate::error::{Error, ErrorKind, Result};
 use crate::event::EventKind;
-use crate::metadata::{MetadataImage, TopicPartition};
+use crate::metadata::{ClientMetadata, TopicPartition};
 use crate::network::{FetchPartition, FetchResult, Message, NodeId, OffsetSpec, Payload};
 use crate::sim::{Simulation, Timer};
 use crate::{BrokerId, KafkaError};
@@ -64,7 +64,7 @@ pub struct Consumer {
     pub consumed: u64,
     /// The most recent records consumed, oldest first.
     pub recent: VecDeque<ConsumedRecord>,
-    pub(crate) metadata: Option<MetadataImage>,
+    pub(crate) metadata: Option<ClientMetadata>,
     metadata_request: Option<u64>,
     pub(crate) bootstrap_cursor: u64,
     pub(crate) list_offsets: BTreeMap<u32, u64>,
@@ -119,21 +119,14 @@ impl Consumer {
 
     /// The partition's leader and leader epoch, as the consumer's metadata has them.
     fn leader(&self, partition: u32) -> Option<(BrokerId, u32)> {
-        let state = self
-            .metadata
-            .as_ref()?
-            .topics
-            .get(&self.spec.topic)?
-            .partitions
-            .get(partition as usize)?;
-        Some((state.leader?, state.leader_epoch))
+        self.metadata.as_ref()?.leader(partition)
     }
 
     fn partition_count(&self) -> u32 {
         self.metadata
             .as_ref()
-            .and_then(|m| m.topics.get(&self.spec.topic))
-            .map_or(0, |t| t.partitions.len() as u32)
+            .and_then(|m| m.partition_count())
+            .unwrap_or(0)
     }
 }
 
@@ -166,7 +159,12 @@ impl Simulation {
                 format!("A consumer named '{}' already exists.", spec.client_id),
             ));
         }
-        if !self.controller.image.topics.contains_key(&spec.topic) {
+        if !self
+            .controller
+            .image
+            .topics
+            .contains_key(spec.topic.as_str())
+        {
             return Err(Error::new(
                 ErrorKind::UnknownTopic,
                 format!(
@@ -282,9 +280,12 @@ impl Simulation {
             Some(_) => Vec::new(),
             None => (0..c.partition_count()).collect(),
         };
-        // Shared once here, so that naming each partition below copies no string.
-        let topic: std::sync::Arc<str> = std::sync::Arc::from(c.spec.topic.as_str());
-        let group = c.spec.group.clone();
+        // The metadata's shared name, so that naming each partition below copies no string and
+        // the leaders compare names by pointer.
+        let topic: std::sync::Arc<str> = match c.metadata.as_ref().and_then(|m| m.topic_name()) {
+            Some(name) => name.clone(),
+            None => std::sync::Arc::from(c.spec.topic.as_str()),
+        };
         let mut by_leader: BTreeMap<BrokerId, Vec<FetchPartition>> = BTreeMap::new();
         let mut missing_leader = false;
         // Before KIP-320 consumers neither named the leader epoch nor validated positions.
@@ -306,7 +307,11 @@ impl Simulation {
             let committed = (!c.out_of_range.contains(&partition))
                 .then(|| match &c.membership {
                     Some(m) => m.committed.get(&partition).copied().flatten(),
-                    None => self.committed.get(&group).and_then(|g| g.get(&tp)).copied(),
+                    None => self
+                        .committed
+                        .get(&c.spec.group)
+                        .and_then(|g| g.get(&tp))
+                        .copied(),
                 })
                 .flatten();
             if let Some(position) = c.positions.get(&partition).copied().or(committed) {
@@ -649,8 +654,9 @@ impl Simulation {
                     return;
                 }
                 c.metadata_request = None;
-                if image.topics.contains_key(&c.spec.topic) {
-                    c.metadata = Some(*image);
+                let metadata = ClientMetadata::new(*image, &c.spec.topic);
+                if metadata.partition_count().is_some() {
+                    c.metadata = Some(metadata);
                     self.consumer_progress(index);
                 } else {
                     self.consumer_wake_later(index);

@@ -656,7 +656,7 @@ impl Simulation {
         }
         let assignor = Assignor::from_name(protocol)?;
         let c = &self.consumers[index as usize];
-        let metadata = c.metadata.as_ref()?;
+        let metadata = &c.metadata.as_ref()?.image;
         let topics: BTreeSet<&String> = members.iter().flat_map(|m| m.topics.iter()).collect();
         let partitions_per_topic = topics
             .into_iter()

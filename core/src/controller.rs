@@ -167,7 +167,7 @@ impl Simulation {
             self.controller.image.topics.len()
         );
         self.controller.image.topics.insert(
-            name.to_string(),
+            name.into(),
             TopicMetadata {
                 topic_id,
                 config,

@@ -111,8 +111,10 @@ impl InvariantChecker {
         // A deleted topic's memory goes, so that a topic created again under its name starts
         // with no history (its epochs and offsets start from zero again).
         if self.partitions.len() > topics.len() {
-            self.partitions.retain(|name, _| topics.contains_key(name));
-            self.names.retain(|name, _| topics.contains_key(name));
+            self.partitions
+                .retain(|name, _| topics.contains_key(name.as_str()));
+            self.names
+                .retain(|name, _| topics.contains_key(name.as_str()));
         }
         self.read_acknowledgements(sim);
         // One key reused for every replica lookup, so that no name is copied per partition.
@@ -120,20 +122,19 @@ impl InvariantChecker {
         let mut replicas: Vec<(BrokerId, &crate::broker::Broker, &crate::broker::Replica)> =
             Vec::new();
         for (name, topic) in topics {
-            if !self.partitions.contains_key(name.as_str()) {
-                self.partitions.insert(name.clone(), Vec::new());
+            if !self.partitions.contains_key(&**name) {
+                self.partitions.insert(name.to_string(), Vec::new());
             }
-            let Some(memories) = self.partitions.get_mut(name.as_str()) else {
+            let Some(memories) = self.partitions.get_mut(&**name) else {
                 continue;
             };
             if memories.len() < topic.partitions.len() {
                 memories.resize_with(topic.partitions.len(), PartitionMemory::default);
             }
-            if !self.names.contains_key(name.as_str()) {
-                self.names
-                    .insert(name.clone(), std::sync::Arc::from(name.as_str()));
+            if !self.names.contains_key(&**name) {
+                self.names.insert(name.to_string(), name.clone());
             }
-            if let Some(shared) = self.names.get(name.as_str()) {
+            if let Some(shared) = self.names.get(&**name) {
                 key.topic = shared.clone();
             }
             for (p, (state, memory)) in topic.partitions.iter().zip(memories.iter_mut()).enumerate()

@@ -121,8 +121,62 @@ pub struct MetadataImage {
     pub offset: u64,
     /// Registered brokers.
     pub brokers: BTreeMap<BrokerId, BrokerRegistration>,
-    /// Topics by name.
-    pub topics: BTreeMap<String, TopicMetadata>,
+    /// Topics by name. A topic's name is one shared string for as long as the topic exists, so
+    /// that every [`TopicPartition`] made from this map points at it and comparing two of them
+    /// is mostly a pointer comparison.
+    pub topics: BTreeMap<Arc<str>, TopicMetadata>,
+}
+
+/// A client's copy of the cluster metadata, with the partitions of the one topic it reads or
+/// writes looked up once when the copy arrives.
+///
+/// Producers and consumers ask for a partition's leader several times per record batch; looking
+/// the topic up by name in the image's map each time compared strings and cost several per cent
+/// of a busy simulation.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClientMetadata {
+    /// The image as the broker that answered held it.
+    pub image: MetadataImage,
+    /// The client's topic's partitions, by number, as `(leader, leader epoch)`; `None` when the
+    /// image does not have the topic.
+    leaders: Option<Vec<(Option<BrokerId>, u32)>>,
+    /// The image's shared name of the client's topic, for the partitions the client names.
+    topic: Option<Arc<str>>,
+}
+
+impl ClientMetadata {
+    /// Keeps `image` for a client of `topic`.
+    pub fn new(image: MetadataImage, topic: &str) -> ClientMetadata {
+        let entry = image.topics.get_key_value(topic);
+        let leaders = entry.map(|(_, t)| {
+            t.partitions
+                .iter()
+                .map(|p| (p.leader, p.leader_epoch))
+                .collect()
+        });
+        let topic = entry.map(|(name, _)| name.clone());
+        ClientMetadata {
+            image,
+            leaders,
+            topic,
+        }
+    }
+
+    /// The client's topic's name as the image shares it, if the image has the topic.
+    pub fn topic_name(&self) -> Option<&Arc<str>> {
+        self.topic.as_ref()
+    }
+
+    /// The leader and leader epoch of partition `partition` of the client's topic.
+    pub fn leader(&self, partition: u32) -> Option<(BrokerId, u32)> {
+        let &(leader, epoch) = self.leaders.as_ref()?.get(partition as usize)?;
+        Some((leader?, epoch))
+    }
+
+    /// How many partitions the client's topic has, `None` if the image does not have it.
+    pub fn partition_count(&self) -> Option<u32> {
+        self.leaders.as_ref().map(|l| l.len() as u32)
+    }
 }
 
 impl MetadataImage {

@@ -120,7 +120,9 @@ pub fn diff(old: &MetadataImage, new: &MetadataImage) -> Vec<MetadataRecord> {
     }
     for name in old.topics.keys() {
         if !new.topics.contains_key(name) {
-            records.push(MetadataRecord::RemoveTopic { name: name.clone() });
+            records.push(MetadataRecord::RemoveTopic {
+                name: name.to_string(),
+            });
         }
     }
     for (name, topic) in &new.topics {
@@ -128,19 +130,21 @@ pub fn diff(old: &MetadataImage, new: &MetadataImage) -> Vec<MetadataRecord> {
             // A topic deleted and created again under the same name has a new id.
             Some(t) if t.topic_id == topic.topic_id => Some(t),
             Some(_) => {
-                records.push(MetadataRecord::RemoveTopic { name: name.clone() });
+                records.push(MetadataRecord::RemoveTopic {
+                    name: name.to_string(),
+                });
                 None
             }
             None => None,
         };
         match before {
             None => records.push(MetadataRecord::Topic {
-                name: name.clone(),
+                name: name.to_string(),
                 topic_id: topic.topic_id.clone(),
                 config: topic.config.clone(),
             }),
             Some(t) if t.config != topic.config => records.push(MetadataRecord::Config {
-                topic: name.clone(),
+                topic: name.to_string(),
                 config: topic.config.clone(),
             }),
             Some(_) => {}
@@ -149,13 +153,13 @@ pub fn diff(old: &MetadataImage, new: &MetadataImage) -> Vec<MetadataRecord> {
             let partition = p as u32;
             match before.and_then(|t| t.partitions.get(p)) {
                 None => records.push(MetadataRecord::Partition {
-                    topic: name.clone(),
+                    topic: name.to_string(),
                     partition,
                     state: state.clone(),
                 }),
                 Some(old_state) if old_state != state => {
                     records.push(MetadataRecord::PartitionChange {
-                        topic: name.clone(),
+                        topic: name.to_string(),
                         partition,
                         state: state.clone(),
                     })
@@ -188,7 +192,7 @@ pub fn apply(image: &mut MetadataImage, record: &MetadataRecord) {
             config,
         } => {
             image.topics.insert(
-                name.clone(),
+                name.as_str().into(),
                 TopicMetadata {
                     topic_id: topic_id.clone(),
                     config: config.clone(),
@@ -206,7 +210,7 @@ pub fn apply(image: &mut MetadataImage, record: &MetadataRecord) {
             partition,
             state,
         } => {
-            if let Some(t) = image.topics.get_mut(topic) {
+            if let Some(t) = image.topics.get_mut(topic.as_str()) {
                 let p = *partition as usize;
                 if p < t.partitions.len() {
                     t.partitions[p] = state.clone();
@@ -216,12 +220,12 @@ pub fn apply(image: &mut MetadataImage, record: &MetadataRecord) {
             }
         }
         MetadataRecord::Config { topic, config } => {
-            if let Some(t) = image.topics.get_mut(topic) {
+            if let Some(t) = image.topics.get_mut(topic.as_str()) {
                 t.config = config.clone();
             }
         }
         MetadataRecord::RemoveTopic { name } => {
-            image.topics.remove(name);
+            image.topics.remove(name.as_str());
         }
     }
 }

@@ -15,7 +15,7 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::event::EventKind;
 use crate::history::SendOutcome;
 use crate::log::Record;
-use crate::metadata::{MetadataImage, TopicPartition};
+use crate::metadata::{ClientMetadata, TopicPartition};
 use crate::network::{Message, NodeId, Payload, ProduceBatch};
 use crate::partitioner::{partition_for_key, StickyPartitioner};
 use crate::sim::{Simulation, Timer};
@@ -169,7 +169,7 @@ pub struct Producer {
     pub stats: ProducerStats,
     producer_id: i64,
     producer_epoch: u16,
-    metadata: Option<MetadataImage>,
+    metadata: Option<ClientMetadata>,
     metadata_request: Option<u64>,
     /// An error said the metadata is stale: fresh metadata is asked for while sending goes on
     /// with what the producer has, as Kafka's `Metadata#requestUpdate`.
@@ -215,21 +215,19 @@ struct NodeLatency {
 
 /// The leader `metadata` names for a partition of `topic`: as `MetadataImage::partition`, without
 /// building a `TopicPartition` to ask it.
-fn leader_in(metadata: Option<&MetadataImage>, topic: &str, partition: u32) -> Option<BrokerId> {
-    metadata?
-        .topics
-        .get(topic)?
-        .partitions
-        .get(partition as usize)?
-        .leader
+fn leader_in(metadata: Option<&ClientMetadata>, partition: u32) -> Option<BrokerId> {
+    Some(metadata?.leader(partition)?.0)
 }
 
 /// Most keys a producer remembers in its cache of key names (architecture invariant 8).
 const MAX_CACHED_KEYS: u64 = 10_000;
 
-/// Appends `n` in decimal, as `format!("{n}")` would, without the formatting machinery, which
-/// cost more than the rest of generating a record.
-fn push_decimal(out: &mut String, mut n: u64) {
+/// `prefix` followed by `separator` and `n` in decimal, as a shared string.
+///
+/// This runs for every record produced. Written out by hand rather than with `format!`, whose
+/// machinery cost more than the rest of generating a record, and assembled on the stack when it
+/// fits, so that the shared string is the only allocation.
+fn numbered(prefix: &str, separator: u8, mut n: u64) -> Arc<str> {
     let mut digits = [0u8; 20];
     let mut k = digits.len();
     loop {
@@ -240,24 +238,27 @@ fn push_decimal(out: &mut String, mut n: u64) {
             break;
         }
     }
-    for &d in &digits[k..] {
-        out.push(char::from(d));
-    }
-}
-
-/// `prefix` followed by `n` in decimal, as a shared string.
-fn numbered(prefix: &str, separator: char, n: u64) -> Arc<str> {
-    let mut text = String::with_capacity(prefix.len() + 21);
-    text.push_str(prefix);
-    text.push(separator);
-    push_decimal(&mut text, n);
-    Arc::from(text)
+    let digits = &digits[k..];
+    let mut buffer = [0u8; 96];
+    let len = prefix.len() + 1 + digits.len();
+    let Some(out) = buffer.get_mut(..len) else {
+        let mut text = String::with_capacity(len);
+        text.push_str(prefix);
+        text.push(char::from(separator));
+        text.extend(digits.iter().map(|&d| char::from(d)));
+        return Arc::from(text);
+    };
+    out[..prefix.len()].copy_from_slice(prefix.as_bytes());
+    out[prefix.len()] = separator;
+    out[prefix.len() + 1..].copy_from_slice(digits);
+    // Only ASCII was added to a valid string, so this cannot fail.
+    Arc::from(std::str::from_utf8(out).unwrap_or(prefix))
 }
 
 impl Producer {
     /// The partition leader this producer currently believes in.
     pub fn known_leader(&self, partition: u32) -> Option<BrokerId> {
-        leader_in(self.metadata.as_ref(), &self.spec.topic, partition)
+        leader_in(self.metadata.as_ref(), partition)
     }
 
     /// The partitions this producer knows to have a leader, in order (Kafka's
@@ -297,6 +298,11 @@ impl Producer {
 
     /// One of the topic's partitions, named without copying the topic's name.
     fn topic_partition(&mut self, partition: u32) -> TopicPartition {
+        // The metadata's name is the one the brokers' replicas share, which makes their lookups
+        // pointer comparisons.
+        if let Some(name) = self.metadata.as_ref().and_then(|m| m.topic_name()) {
+            return TopicPartition::new(name.clone(), partition);
+        }
         let spec = &self.spec;
         let name = self
             .topic_name
@@ -397,7 +403,12 @@ impl Simulation {
                 "hot_key_per_mille needs keys > 0: records without a key have no hot key.",
             ));
         }
-        if !self.controller.image.topics.contains_key(&spec.topic) {
+        if !self
+            .controller
+            .image
+            .topics
+            .contains_key(spec.topic.as_str())
+        {
             return Err(Error::new(
                 ErrorKind::UnknownTopic,
                 format!(
@@ -590,7 +601,7 @@ impl Simulation {
             .controller
             .image
             .topics
-            .get(&self.producers[index as usize].spec.topic)
+            .get(self.producers[index as usize].spec.topic.as_str())
             .map_or(0, |t| t.partitions.len() as u32);
         let p = &self.producers[index as usize];
         if partitions == 0 {
@@ -603,8 +614,8 @@ impl Simulation {
         let known = p
             .metadata
             .as_ref()
-            .and_then(|m| m.topics.get(&p.spec.topic))
-            .map_or(partitions, |t| t.partitions.len() as u32);
+            .and_then(|m| m.partition_count())
+            .unwrap_or(partitions);
         for created in 0..count {
             if pending + created >= MAX_QUEUED_RECORDS as u64 {
                 return;
@@ -623,16 +634,16 @@ impl Simulation {
             let p = &mut self.producers[index as usize];
             let key = key_number.map(|n| {
                 if n >= MAX_CACHED_KEYS {
-                    return numbered("key", '-', n);
+                    return numbered("key", b'-', n);
                 }
                 if p.key_names.len() <= n as usize {
                     p.key_names.resize(n as usize + 1, None);
                 }
                 p.key_names[n as usize]
-                    .get_or_insert_with(|| numbered("key", '-', n))
+                    .get_or_insert_with(|| numbered("key", b'-', n))
                     .clone()
             });
-            let value = numbered(&p.spec.client_id, '-', p.next_value);
+            let value = numbered(&p.spec.client_id, b'-', p.next_value);
             // Unique across producers: the producer's index in the high bits.
             let value_id = (u64::from(index) << 40) | p.next_value;
             p.next_value += 1;
@@ -824,8 +835,8 @@ impl Simulation {
         } = p;
         let known = metadata
             .as_ref()
-            .and_then(|m| m.topics.get(&spec.topic))
-            .map(|t| t.partitions.len());
+            .and_then(|m| m.partition_count())
+            .map(|n| n as usize);
         let queues_made = partitions.iter().filter(|q| q.appended).count();
         // Kafka builds the sizes from its map of queues, so a partition without a queue would
         // never be chosen: until each has one, switches stay uniform.
@@ -842,7 +853,7 @@ impl Simulation {
             .filter(|(_, q)| q.appended)
             .filter_map(|(partition, q)| {
                 let partition = partition as u32;
-                let leader = leader_in(metadata, &spec.topic, partition)?;
+                let leader = leader_in(metadata, partition)?;
                 let size = q.batches.len() as u32;
                 // As in Kafka, only a partition with batches waiting can be left out.
                 let lagging = size > 0
@@ -1022,8 +1033,9 @@ impl Simulation {
                 }
                 p.metadata_request = None;
                 p.metadata_stale = false;
-                let complete = image.topics.contains_key(&p.spec.topic);
-                p.metadata = Some(*image);
+                let metadata = ClientMetadata::new(*image, &p.spec.topic);
+                let complete = metadata.partition_count().is_some();
+                p.metadata = Some(metadata);
                 if !complete {
                     // A freshly started broker may not have the topic yet: ask another.
                     self.producer_backoff_metadata(index);

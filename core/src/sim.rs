@@ -813,7 +813,7 @@ impl Simulation {
         match &topic {
             Some(t) => {
                 self.require_active_controller()?;
-                let Some(meta) = self.controller.image.topics.get(t) else {
+                let Some(meta) = self.controller.image.topics.get(t.as_str()) else {
                     return Err(Error::new(
                         ErrorKind::UnknownTopic,
                         format!("There is no topic '{t}'."),
@@ -821,7 +821,7 @@ impl Simulation {
                 };
                 let mut config = meta.config.clone();
                 config.set(name, value)?;
-                if let Some(meta) = self.controller.image.topics.get_mut(t) {
+                if let Some(meta) = self.controller.image.topics.get_mut(t.as_str()) {
                     meta.config = config;
                 }
                 self.publish_metadata();

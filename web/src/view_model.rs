@@ -212,7 +212,7 @@ impl Frame {
                 let count = sim
                     .metadata()
                     .topics
-                    .get(&c.spec.topic)
+                    .get(c.spec.topic.as_str())
                     .map_or(0, |t| t.partitions.len() as u32);
                 ConsumerPanel {
                     client_id: c.spec.client_id.clone(),
