@@ -9,6 +9,10 @@ use kafka_sim::scenario::Scenario;
 use serde::Serialize;
 use std::process::ExitCode;
 
+// See the workspace's Cargo.toml: the simulator runs markedly faster on mimalloc than on glibc.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(
     name = "kafka-sim",

@@ -16,6 +16,10 @@ use kafka_sim::assignor::{Assignor, GroupSubscription, MemberSubscription};
 use std::hint::black_box;
 use std::time::Duration;
 
+// Native binaries run on mimalloc, as the CLI does (see the workspace's Cargo.toml).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const TOPICS: usize = 10;
 const PARTITIONS_PER_TOPIC: u32 = 100;
 const MEMBERS: usize = 100;

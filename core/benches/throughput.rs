@@ -20,6 +20,10 @@ use kafka_sim::Simulation;
 use std::hint::black_box;
 use std::time::Duration;
 
+// Native binaries run on mimalloc, as the CLI does (see the workspace's Cargo.toml).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Simulated milliseconds per iteration of the replication benchmark.
 const SIMULATED_MS: u64 = 5_000;
 

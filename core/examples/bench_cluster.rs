@@ -3,6 +3,10 @@
 
 use std::time::Instant;
 
+// Native binaries run on mimalloc, as the CLI does (see the workspace's Cargo.toml).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() {
     let sim_ms: u64 = std::env::args()
         .nth(1)
