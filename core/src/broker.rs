@@ -1699,8 +1699,11 @@ impl Simulation {
         // Before KIP-101 fetches carried no epoch: the follower trusted its high watermark.
         let legacy_hw = self.config.follower_truncation == FollowerTruncation::HighWatermark;
         let unfenced = self.config.unfenced_fetch;
-        let mut by_leader: BTreeMap<BrokerId, Vec<FetchPartition>> = BTreeMap::new();
+        // One request per idle leader, sent in leader order. A list rather than a map: after a
+        // response usually one leader is idle, and this runs after every fetch response.
+        let mut by_leader: Vec<(BrokerId, Vec<FetchPartition>)> = Vec::new();
         let fetchers = &self.brokers[i].fetchers;
+        let hosted = self.brokers[i].replicas.len();
         for (tp, replica) in &self.brokers[i].replicas {
             let Some(leader) = replica.leader.filter(|&l| l != id) else {
                 continue;
@@ -1713,7 +1716,14 @@ impl Simulation {
             {
                 continue;
             }
-            by_leader.entry(leader).or_default().push(FetchPartition {
+            let k = match by_leader.iter().position(|(l, _)| *l == leader) {
+                Some(k) => k,
+                None => {
+                    by_leader.push((leader, Vec::with_capacity(hosted)));
+                    by_leader.len() - 1
+                }
+            };
+            by_leader[k].1.push(FetchPartition {
                 tp: tp.clone(),
                 fetch_offset: replica.log.log_end_offset(),
                 // Before KIP-320 the follower looked its divergence up once, when it began to
@@ -1726,6 +1736,7 @@ impl Simulation {
                 current_leader_epoch: replica.leader_epoch,
             });
         }
+        by_leader.sort_unstable_by_key(|(leader, _)| *leader);
         let wait = self.config.replica_fetch_wait_max_ms;
         for (leader, partitions) in by_leader {
             let fetcher = self.brokers[i].fetchers.entry(leader).or_default();

@@ -286,7 +286,10 @@ impl Simulation {
             Some(name) => name.clone(),
             None => std::sync::Arc::from(c.spec.topic.as_str()),
         };
-        let mut by_leader: BTreeMap<BrokerId, Vec<FetchPartition>> = BTreeMap::new();
+        // One fetch per leader without one out, sent in leader order; a list rather than a map,
+        // as this runs after every response and usually finds one leader to fetch from.
+        let mut by_leader: Vec<(BrokerId, Vec<FetchPartition>)> = Vec::new();
+        let wanted = partitions.len();
         let mut missing_leader = false;
         // Before KIP-320 consumers neither named the leader epoch nor validated positions.
         let fenced = !self.config.unfenced_fetch;
@@ -332,7 +335,14 @@ impl Simulation {
                 c.positions.insert(partition, position);
                 let known = validated.unwrap_or(leader_epoch).max(leader_epoch);
                 c.leader_epochs.insert(partition, known);
-                by_leader.entry(leader).or_default().push(FetchPartition {
+                let k = match by_leader.iter().position(|(l, _)| *l == leader) {
+                    Some(k) => k,
+                    None => {
+                        by_leader.push((leader, Vec::with_capacity(wanted)));
+                        by_leader.len() - 1
+                    }
+                };
+                by_leader[k].1.push(FetchPartition {
                     tp,
                     fetch_offset: position,
                     last_fetched_epoch: None,
@@ -369,6 +379,7 @@ impl Simulation {
             );
         }
         let wait = self.consumers[index as usize].spec.config.fetch_max_wait_ms;
+        by_leader.sort_unstable_by_key(|(leader, _)| *leader);
         for (leader, partitions) in by_leader {
             if self.consumers[index as usize].fetches.contains_key(&leader) {
                 continue;
