@@ -1560,7 +1560,8 @@ impl Simulation {
     }
 
     fn leader_wake_parked(&mut self, i: usize, tp: &TopicPartition) {
-        let mut ready = Vec::new();
+        // Each fetch is answered as soon as it is found ready: the tests only read the logs and
+        // answering changes no parked fetch, so the order of answers is that of the list.
         let mut k = 0;
         while k < self.brokers[i].parked.len() {
             let p = &self.brokers[i].parked[k];
@@ -1575,13 +1576,11 @@ impl Simulation {
                         || self.fetch_has_something(i, p)
                 });
             if wake {
-                ready.push(self.brokers[i].parked.remove(k));
+                let parked = self.brokers[i].parked.remove(k);
+                self.leader_answer_fetch(i, parked);
             } else {
                 k += 1;
             }
-        }
-        for p in ready {
-            self.leader_answer_fetch(i, p);
         }
     }
 
@@ -1699,49 +1698,56 @@ impl Simulation {
         // Before KIP-101 fetches carried no epoch: the follower trusted its high watermark.
         let legacy_hw = self.config.follower_truncation == FollowerTruncation::HighWatermark;
         let unfenced = self.config.unfenced_fetch;
-        // One request per idle leader, sent in leader order. A list rather than a map: after a
-        // response usually one leader is idle, and this runs after every fetch response.
-        let mut by_leader: Vec<(BrokerId, Vec<FetchPartition>)> = Vec::new();
-        let fetchers = &self.brokers[i].fetchers;
-        let hosted = self.brokers[i].replicas.len();
-        for (tp, replica) in &self.brokers[i].replicas {
-            let Some(leader) = replica.leader.filter(|&l| l != id) else {
-                continue;
-            };
-            // A leader with a fetch out or backing off gets no request now, so none is built:
-            // this runs after every fetch response, when only one leader has become idle.
-            if fetchers
-                .get(&leader)
-                .is_some_and(|f| f.in_flight.is_some() || f.backing_off)
-            {
-                continue;
-            }
-            let k = match by_leader.iter().position(|(l, _)| *l == leader) {
-                Some(k) => k,
-                None => {
-                    by_leader.push((leader, Vec::with_capacity(hosted)));
-                    by_leader.len() - 1
-                }
-            };
-            by_leader[k].1.push(FetchPartition {
-                tp: tp.clone(),
-                fetch_offset: replica.log.log_end_offset(),
-                // Before KIP-320 the follower looked its divergence up once, when it began to
-                // follow this leader, and then fetched by offset alone.
-                last_fetched_epoch: if legacy_hw || (unfenced && replica.reconciled) {
-                    None
-                } else {
-                    replica.log.latest_epoch()
-                },
-                current_leader_epoch: replica.leader_epoch,
-            });
-        }
-        by_leader.sort_unstable_by_key(|(leader, _)| *leader);
+        // One request per idle leader, in leader order. This runs after every fetch response,
+        // when usually one leader has become idle, so rather than collect requests for all
+        // leaders it finds the next idle leader, then builds its request with the exact capacity.
         let wait = self.config.replica_fetch_wait_max_ms;
-        for (leader, partitions) in by_leader {
-            let fetcher = self.brokers[i].fetchers.entry(leader).or_default();
-            if fetcher.in_flight.is_some() || fetcher.backing_off {
-                continue;
+        let mut after: Option<BrokerId> = None;
+        loop {
+            let broker = &self.brokers[i];
+            let mut next: Option<(BrokerId, usize)> = None;
+            for replica in broker.replicas.values() {
+                let Some(leader) = replica.leader.filter(|&l| l != id) else {
+                    continue;
+                };
+                if after.is_some_and(|a| leader <= a) {
+                    continue;
+                }
+                // A leader with a fetch out or backing off gets no request now.
+                if broker
+                    .fetchers
+                    .get(&leader)
+                    .is_some_and(|f| f.in_flight.is_some() || f.backing_off)
+                {
+                    continue;
+                }
+                next = match next {
+                    Some((l, n)) if l == leader => Some((l, n + 1)),
+                    Some((l, n)) if l < leader => Some((l, n)),
+                    _ => Some((leader, 1)),
+                };
+            }
+            let Some((leader, count)) = next else {
+                break;
+            };
+            after = Some(leader);
+            let mut partitions = Vec::with_capacity(count);
+            for (tp, replica) in &broker.replicas {
+                if replica.leader != Some(leader) {
+                    continue;
+                }
+                partitions.push(FetchPartition {
+                    tp: tp.clone(),
+                    fetch_offset: replica.log.log_end_offset(),
+                    // Before KIP-320 the follower looked its divergence up once, when it began
+                    // to follow this leader, and then fetched by offset alone.
+                    last_fetched_epoch: if legacy_hw || (unfenced && replica.reconciled) {
+                        None
+                    } else {
+                        replica.log.latest_epoch()
+                    },
+                    current_leader_epoch: replica.leader_epoch,
+                });
             }
             let request_id = self.next_request_id;
             self.next_request_id += 1;

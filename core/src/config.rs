@@ -471,7 +471,14 @@ impl TopicConfig {
     /// The log settings these configs give, Kafka's defaults filling the rest.
     pub fn log_policy(&self) -> crate::log::LogPolicy {
         let d = crate::log::LogPolicy::default();
-        let policy = self.cleanup_policy.as_deref().unwrap_or("delete");
+        // Brokers resolve this for every produced batch; the default needs no parsing.
+        let (delete, compact) = match self.cleanup_policy.as_deref() {
+            None => (true, false),
+            Some(policy) => (
+                policy.split(',').any(|p| p == "delete"),
+                policy.split(',').any(|p| p == "compact"),
+            ),
+        };
         let positive = |v: Option<i64>, default: Option<u64>| match v {
             Some(x) if x < 0 => None,
             Some(x) => Some(x as u64),
@@ -481,8 +488,8 @@ impl TopicConfig {
             segment_bytes: self.segment_bytes_or(d.segment_bytes),
             retention_ms: positive(self.retention_ms, d.retention_ms),
             retention_bytes: positive(self.retention_bytes, d.retention_bytes),
-            delete: policy.split(',').any(|p| p == "delete"),
-            compact: policy.split(',').any(|p| p == "compact"),
+            delete,
+            compact,
             delete_retention_ms: self
                 .delete_retention_ms
                 .map_or(d.delete_retention_ms, |v| v as u64),

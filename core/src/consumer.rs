@@ -48,7 +48,7 @@ pub struct ConsumedRecord {
     /// The key.
     pub key: Option<std::sync::Arc<str>>,
     /// The value.
-    pub value: std::sync::Arc<str>,
+    pub value: crate::log::RecordValue,
 }
 
 /// A consumer client.

@@ -519,7 +519,7 @@ impl Simulation {
             leader_epoch: 0,
             timestamp_ms: self.now.as_ms(),
             key: Some(Arc::from(key)),
-            value: Arc::from(value),
+            value: value.into(),
             size_bytes: size,
             producer_id: -1,
             producer_epoch: 0,
@@ -674,12 +674,12 @@ impl Simulation {
                 };
                 match key {
                     OffsetsKey::Offset { group, tp } => {
-                        if let Some(offset) = parse_offset_value(&record.value) {
+                        if let Some(offset) = parse_offset_value(&record.value.text()) {
                             offsets.entry(group).or_default().insert(tp, offset);
                         }
                     }
                     OffsetsKey::Group { group } => {
-                        if let Some(value) = parse_group_value(&record.value) {
+                        if let Some(value) = parse_group_value(&record.value.text()) {
                             groups.insert(group, value);
                         }
                     }

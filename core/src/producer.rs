@@ -62,7 +62,7 @@ pub struct ProducerSpec {
 #[derive(Clone, Debug, Serialize, Deserialize)]
 struct PendingRecord {
     key: Option<std::sync::Arc<str>>,
-    value: std::sync::Arc<str>,
+    value: crate::log::RecordValue,
     #[serde(default)]
     value_id: u64,
     #[serde(default)]
@@ -192,6 +192,9 @@ pub struct Producer {
     /// The topic's name as a shared string, made once (a cache: not part of the state).
     #[serde(skip)]
     topic_name: Option<Arc<str>>,
+    /// The client id as a shared string, the prefix of every value (a cache, as `topic_name`).
+    #[serde(skip)]
+    client_name: Option<Arc<str>>,
     /// When the next workload tick runs: a wake-up due no earlier is left to the tick.
     #[serde(default)]
     next_tick: SimTime,
@@ -439,6 +442,7 @@ impl Simulation {
             node_latency: BTreeMap::new(),
             wake_at: None,
             topic_name: None,
+            client_name: None,
             next_tick: SimTime::ZERO,
             next_value: 0,
             rate_carry: 0,
@@ -643,7 +647,11 @@ impl Simulation {
                     .get_or_insert_with(|| numbered("key", b'-', n))
                     .clone()
             });
-            let value = numbered(&p.spec.client_id, b'-', p.next_value);
+            let spec = &p.spec;
+            let client = p
+                .client_name
+                .get_or_insert_with(|| Arc::from(spec.client_id.as_str()));
+            let value = crate::log::RecordValue::Numbered(client.clone(), p.next_value);
             // Unique across producers: the producer's index in the high bits.
             let value_id = (u64::from(index) << 40) | p.next_value;
             p.next_value += 1;
@@ -887,7 +895,17 @@ impl Simulation {
             let partition = led[at];
             let idempotent = p.idempotent();
             let epoch = p.producer_epoch;
-            let first_in_flight = p.first_in_flight_sequence(partition);
+            // Only a batch that already has a sequence (a retry) needs the partition's first
+            // sequence in flight, which scans every request out; new batches skip the scan.
+            let retried_sequence = p.partitions[partition as usize]
+                .batches
+                .front()
+                .map_or(-1, |b| b.base_sequence);
+            let first_in_flight = if idempotent && retried_sequence >= 0 {
+                p.first_in_flight_sequence(partition)
+            } else {
+                None
+            };
             let queue = &mut p.partitions[partition as usize];
             if guarantee_order && queue.in_flight > 0 {
                 continue;

@@ -1,7 +1,8 @@
-//! Wasm half of the throughput benchmark, in headless Chromium: the same benchmark cluster as
-//! `core/examples/bench_cluster.rs`, timed with `performance.now()`. `scripts/bench.sh` runs both
-//! in one go and reports the ratio (BENCHMARKS.md). As a test it also checks that the run makes
-//! progress: every record produced in the measured window is acknowledged.
+//! Wasm half of the throughput benchmarks, in headless Chromium: the same workloads as
+//! `core/examples/bench_cluster.rs` (the benchmark cluster, and the cluster read by two consumer
+//! groups), timed with `performance.now()`. `scripts/bench.sh` runs both halves in one go and
+//! reports the ratio (BENCHMARKS.md). As a test it also checks that the runs make progress:
+//! every record produced in the measured window is acknowledged, and the groups read.
 #![cfg(target_arch = "wasm32")]
 
 use wasm_bindgen_test::*;
@@ -12,12 +13,14 @@ wasm_bindgen_test_configure!(run_in_browser);
 // would measure nothing useful.
 #[cfg(not(debug_assertions))]
 #[wasm_bindgen_test]
-fn wasm_throughput_of_the_benchmark_cluster() {
+fn wasm_throughput_of_the_benchmarks() {
+    use kafka_sim::builtin::{benchmark_groups, run_benchmark, run_benchmark_of};
     let performance = web_sys::window().unwrap().performance().unwrap();
+    let clock = || performance.now() / 1_000.0;
     // A first, unmeasured run lets the browser finish compiling the module with its optimizing
     // tier; without it the number swings with how far tier-up got (0.4x to 0.8x of native).
-    kafka_sim::builtin::run_benchmark(2_000, || performance.now() / 1_000.0);
-    let r = kafka_sim::builtin::run_benchmark(5_000, || performance.now() / 1_000.0);
+    run_benchmark(2_000, clock);
+    let r = run_benchmark(5_000, clock);
     console_log!(
         "wasm: {} simulated ms in {:.3} s wall = {:.1}x real time; {} records acknowledged; {} events",
         r.sim_ms,
@@ -32,5 +35,22 @@ fn wasm_throughput_of_the_benchmark_cluster() {
         "only {} records acknowledged in {} ms",
         r.acked,
         r.sim_ms
+    );
+    let g = run_benchmark_of(&benchmark_groups(), 6_000, 5_000, clock);
+    console_log!(
+        "wasm groups: {} simulated ms in {:.3} s wall = {:.1}x real time; {} records acknowledged, {} consumed ({:.0} records/s wall); {} events",
+        g.sim_ms,
+        g.wall_s,
+        g.speed(),
+        g.acked,
+        g.consumed,
+        g.records_per_wall_second(),
+        g.events
+    );
+    assert!(
+        g.consumed > 45_000,
+        "the groups read only {} records in {} ms",
+        g.consumed,
+        g.sim_ms
     );
 }
