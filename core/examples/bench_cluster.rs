@@ -3,6 +3,8 @@
 //! floor), or with `groups` for `kafka_sim::builtin::benchmark_groups`, the same cluster read by
 //! two consumer groups (issue 4's producer and consumer throughput).
 //!
+//! Each workload runs three times and the fastest run is reported, as the wasm half does.
+//!
 //! Run: `cargo run --release -p kafka-sim --example bench_cluster -- [SIM_MS] [groups]`.
 
 use std::time::Instant;

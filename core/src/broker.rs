@@ -1172,11 +1172,13 @@ impl Simulation {
         }
         let epoch = replica.leader_epoch;
         let base = replica.log.log_end_offset();
-        for mut record in records {
+        let mut records = records;
+        for mut record in records.drain(..) {
             record.leader_epoch = epoch;
             record.offset = replica.log.log_end_offset();
             replica.log.append_at(record, policy.segment_bytes);
         }
+        self.record_buffers.give(records);
         let end = replica.log.log_end_offset();
         self.maybe_flush(i, tp);
         (BatchOutcome::Waiting { base, end }, true)
@@ -1409,20 +1411,26 @@ impl Simulation {
     }
 
     fn fetch_result(
-        &self,
+        &mut self,
         i: usize,
         replica_id: Option<BrokerId>,
         fp: &FetchPartition,
         max_records: usize,
     ) -> FetchResult {
-        match self.fetch_position(i, replica_id, fp) {
-            Ok((log, upto)) => FetchResult::Records {
-                records: log.read(fp.fetch_offset, upto, max_records),
-                high_watermark: log.high_watermark(),
-                log_start_offset: log.log_start_offset(),
-            },
+        let mut records = self.record_buffers.take();
+        let result = match self.fetch_position(i, replica_id, fp) {
+            Ok((log, upto)) => {
+                log.read_into(fp.fetch_offset, upto, max_records, &mut records);
+                return FetchResult::Records {
+                    records,
+                    high_watermark: log.high_watermark(),
+                    log_start_offset: log.log_start_offset(),
+                };
+            }
             Err(answer) => answer,
-        }
+        };
+        self.record_buffers.give(records);
+        result
     }
 
     /// Where a fetch may read: the leader's log and the offset to read up to, or the error or
@@ -1837,11 +1845,13 @@ impl Simulation {
                     // Records at or past the log end are taken (compaction leaves gaps); anything
                     // else is left to the next fetch, whose offset tells the leader where this
                     // replica stands.
-                    for record in records {
+                    let mut records = records;
+                    for record in records.drain(..) {
                         if record.offset >= replica.log.log_end_offset() {
                             replica.log.append_at(record, segment_bytes);
                         }
                     }
+                    self.record_buffers.give(records);
                     replica.log.set_high_watermark(high_watermark);
                     replica.reconciled = true;
                     // A follower follows the leader's log start offset (retention on the leader).
@@ -1943,16 +1953,29 @@ pub struct HostedReplicas {
 }
 
 impl HostedReplicas {
-    /// Where `tp` is in `entries`, or where it would be inserted.
+    /// Where `tp` is in `entries`, or where it would be inserted. Brokers look replicas up
+    /// several times per message, so the common case is inlined: the name is the metadata
+    /// image's shared string for the topic, and the pointers decide.
+    #[inline]
     fn find(&self, tp: &TopicPartition) -> Result<usize, usize> {
         for (name, slots) in &self.topics {
-            // Names come from the metadata image's one shared string per topic, so the pointers
-            // mostly decide. Otherwise names of the same length are told apart by their first
-            // byte before memcmp is called to confirm a match.
+            if std::sync::Arc::ptr_eq(name, &tp.topic) {
+                return match slots.get(tp.partition as usize) {
+                    Some(&k) if k != u32::MAX => Ok(k as usize),
+                    _ => Err(self.insertion_point(tp)),
+                };
+            }
+        }
+        self.find_by_name(tp)
+    }
+
+    /// [`HostedReplicas::find`] for a name that is not the shared string: names of the same
+    /// length are told apart by their first byte before memcmp is called to confirm a match.
+    #[cold]
+    fn find_by_name(&self, tp: &TopicPartition) -> Result<usize, usize> {
+        for (name, slots) in &self.topics {
             let (a, b) = (name.as_bytes(), tp.topic.as_bytes());
-            if !std::sync::Arc::ptr_eq(name, &tp.topic)
-                && (a.len() != b.len() || a.first() != b.first() || a != b)
-            {
+            if a.len() != b.len() || a.first() != b.first() || a != b {
                 continue;
             }
             match slots.get(tp.partition as usize) {
@@ -1960,7 +1983,13 @@ impl HostedReplicas {
                 _ => break,
             }
         }
-        Err(self.entries.partition_point(|(t, _)| t < tp))
+        Err(self.insertion_point(tp))
+    }
+
+    /// Where `tp` would be inserted to keep `entries` sorted.
+    #[cold]
+    fn insertion_point(&self, tp: &TopicPartition) -> usize {
+        self.entries.partition_point(|(t, _)| t < tp)
     }
 
     fn reindex(&mut self) {

@@ -739,7 +739,8 @@ impl Simulation {
                         } => {
                             c.high_watermarks.insert(tp.partition, high_watermark);
                             let mut polled = Vec::new();
-                            for r in records {
+                            let mut records = records;
+                            for r in records.drain(..) {
                                 // Offsets may skip (compaction, retention): any record at or
                                 // past the position is the next one.
                                 if c.positions.get(&tp.partition).is_none_or(|&p| r.offset < p) {
@@ -759,6 +760,7 @@ impl Simulation {
                                     value: r.value,
                                 });
                             }
+                            self.record_buffers.give(records);
                             returned += polled.len() as u64;
                             if !polled.is_empty() {
                                 self.history.record_poll(index, tp.clone(), polled);

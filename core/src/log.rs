@@ -8,6 +8,40 @@ use std::collections::VecDeque;
 use std::fmt;
 use std::sync::Arc;
 
+/// Spare record lists, reused for produce requests and fetch responses.
+///
+/// Every produce request and every fetch response carries its records in a list of its own, and
+/// allocating those lists was a large share of the simulator's allocations, the more so in the
+/// browser, where the allocator is slower. A list whose records were appended to a log comes
+/// back here empty and is handed out for the next request or response. Reuse changes no
+/// behaviour: only where the records live in memory.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct RecordBuffers {
+    spare: Vec<Vec<Record>>,
+}
+
+impl RecordBuffers {
+    /// Most spare lists kept.
+    const MAX_SPARE: usize = 256;
+    /// Lists that grew larger than this (a catch-up read) are let go rather than kept.
+    const MAX_CAPACITY: usize = 1_024;
+
+    /// An empty list, with room from an earlier use when there is one.
+    pub(crate) fn take(&mut self) -> Vec<Record> {
+        self.spare.pop().unwrap_or_default()
+    }
+
+    /// Takes back a list whose records were used (it is emptied here).
+    pub(crate) fn give(&mut self, mut records: Vec<Record>) {
+        let capacity = records.capacity();
+        if capacity == 0 || capacity > Self::MAX_CAPACITY || self.spare.len() >= Self::MAX_SPARE {
+            return;
+        }
+        records.clear();
+        self.spare.push(records);
+    }
+}
+
 /// A record's value, as text.
 ///
 /// A simulated producer's values are numbered (`client-id-n`); they are kept as the two parts,
@@ -579,14 +613,20 @@ impl ReplicaLog {
 
     /// Up to `max_records` records from `from`, stopping before `upto`.
     pub fn read(&self, from: u64, upto: u64, max_records: usize) -> Vec<Record> {
+        let mut records = Vec::new();
+        self.read_into(from, upto, max_records, &mut records);
+        records
+    }
+
+    /// [`ReplicaLog::read`] into a list given, appending to what it holds.
+    pub fn read_into(&self, from: u64, upto: u64, max_records: usize, out: &mut Vec<Record>) {
         let start = self.position(from);
-        // Offsets grow along the log, so the records before `upto` end where `upto` would start;
-        // a range of known length is collected into one allocation.
+        // Offsets grow along the log, so the records before `upto` end where `upto` would start.
         let end = self
             .position(upto)
             .max(start)
             .min(start.saturating_add(max_records));
-        self.records.range(start..end).cloned().collect()
+        out.extend(self.records.range(start..end).cloned());
     }
 
     /// Drops the oldest committed records beyond [`MAX_RETAINED_RECORDS`].

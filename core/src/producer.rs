@@ -952,15 +952,14 @@ impl Simulation {
         let config = &p.spec.config;
         let (acks, timeout_ms) = (config.acks, config.request_timeout_ms);
         let topic = p.topic_partition(0).topic;
+        let buffers = &mut self.record_buffers;
         let wire: Vec<ProduceBatch> = batches
             .iter()
             .map(|(partition, batch)| ProduceBatch {
                 tp: TopicPartition::new(topic.clone(), *partition),
-                records: batch
-                    .records
-                    .iter()
-                    .enumerate()
-                    .map(|(i, r)| Record {
+                records: {
+                    let mut records = buffers.take();
+                    records.extend(batch.records.iter().enumerate().map(|(i, r)| Record {
                         offset: 0,
                         leader_epoch: 0,
                         timestamp_ms: r.created.as_ms(),
@@ -976,8 +975,9 @@ impl Simulation {
                         },
                         value_id: r.value_id,
                         tombstone: r.tombstone,
-                    })
-                    .collect(),
+                    }));
+                    records
+                },
             })
             .collect();
         if acks == Acks::None {
