@@ -214,6 +214,10 @@ impl Simulation {
         let c = &mut self.consumers[index as usize];
         if c.spec.subscribe {
             c.membership = Some(crate::consumer_group::Membership::new());
+            // The history checker needs to know which consumers share a group's work to tell a
+            // record the group delivered twice from two groups each reading it once.
+            let group = c.spec.group.clone();
+            self.history.record_subscribe(index, group);
         }
         if let Some(interval) = auto_commit {
             self.schedule_in_ms(interval, Timer::ConsumerAutoCommit { consumer: index });

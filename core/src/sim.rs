@@ -586,6 +586,15 @@ impl Simulation {
         }
     }
 
+    /// The name of a consumer the history checker reports: its `client.id`, or the number when
+    /// this simulation has no such consumer.
+    pub fn consumer_name(&self, index: u32) -> String {
+        match self.consumers.get(index as usize) {
+            Some(c) => c.spec.client_id.clone(),
+            None => index.to_string(),
+        }
+    }
+
     /// The checker's final read: for every partition with a live leader, what a consumer that
     /// seeks to the beginning would read, recorded as a `Drain`. Call it after healing the
     /// cluster; partitions without a live leader are left out rather than reported as lost.
