@@ -57,6 +57,10 @@ pub struct Membership {
     heartbeat_armed: bool,
     /// The coordinator last found, to tell a learner when it moves.
     last_coordinator: Option<BrokerId>,
+    /// The consumer was closed while its last commit was under way: it sends LeaveGroup once
+    /// that commit is answered, as `KafkaConsumer.close()` commits synchronously first.
+    #[serde(default)]
+    pub(crate) leave_after_commit: bool,
 }
 
 impl Membership {
@@ -66,6 +70,11 @@ impl Membership {
             generation_id: -1,
             ..Membership::default()
         }
+    }
+
+    /// Whether an OffsetCommit of the member awaits its answer.
+    pub(crate) fn commit_request_pending(&self) -> bool {
+        self.commit_request.is_some()
     }
 
     fn owns_request(&self, request_id: u64) -> bool {
