@@ -459,3 +459,37 @@ fn a_closed_member_commits_its_positions_before_it_leaves() {
     assert_eq!(report.count(AnomalyKind::DuplicateDelivery), 0);
     assert!(report.is_valid());
 }
+
+#[test]
+fn an_eager_member_joins_only_once_its_commit_before_the_rebalance_is_answered() {
+    // Slow followers make every commit take hundreds of milliseconds to replicate. a, alone
+    // after b leaves, rejoins at its next heartbeat: Kafka's onJoinPrepare waits for the commit
+    // of a's positions before the JoinGroup, so the offsets a fetches for its partitions after
+    // the rebalance are the ones it just committed, and it reads nothing twice.
+    let mut text = cluster(&(member("a", "") + &member("b", "")));
+    for broker in 1..=3 {
+        text += &format!(
+            "[[timeline]]\nat_ms = 11000\naction = \"slow-follower\"\nbroker = {broker}\nms = 200\n"
+        );
+    }
+    text += "[[timeline]]\nat_ms = 12500\naction = \"stop-consumer\"\nconsumer = \"b\"\n";
+    let mut run = start(&text, 1);
+    run.advance_to(SimTime::from_ms(20_000));
+    assert_eq!(assigned(&run, 0).len(), 6);
+    let events: Vec<&kafka_sim::Event> = run.sim.events().iter().collect();
+    let joined = events
+        .iter()
+        .position(|e| {
+            e.narrate()
+                .contains("completed the join phase of generation 2")
+        })
+        .expect("a second generation");
+    let commit = events[..joined]
+        .iter()
+        .rposition(|e| e.narrate().starts_with("a committed offsets"))
+        .expect("a committed before the join completed");
+    // The commit answered is the one sent when the rebalance began, not an earlier one.
+    assert!(events[commit].time > SimTime::from_ms(12_500));
+    let report = run.sim.history().check();
+    assert_eq!(report.count(AnomalyKind::DuplicateDelivery), 0);
+}
