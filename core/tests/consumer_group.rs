@@ -6,7 +6,7 @@ use kafka_sim::consumer_group::MemberState;
 use kafka_sim::coordinator::partition_for_group;
 use kafka_sim::group::GroupState;
 use kafka_sim::group_coordinator::OFFSETS_TOPIC;
-use kafka_sim::history::AnomalyKind;
+use kafka_sim::history::{AnomalyKind, Operation};
 use kafka_sim::scenario::{Scenario, ScenarioRun};
 use kafka_sim::SimTime;
 
@@ -492,4 +492,57 @@ fn an_eager_member_joins_only_once_its_commit_before_the_rebalance_is_answered()
     assert!(events[commit].time > SimTime::from_ms(12_500));
     let report = run.sim.history().check();
     assert_eq!(report.count(AnomalyKind::DuplicateDelivery), 0);
+}
+
+#[test]
+fn a_group_without_commits_starts_every_partition_over_after_a_rebalance() {
+    // Nothing is committed (enable.auto.commit = false, and the simulated application never
+    // calls commitSync), so whenever a member starts on a partition, at its first assignment
+    // or after a rebalance, auto.offset.reset = earliest puts it at offset 0. When b arrives,
+    // a's eager rebalance takes every partition away; a gets three back and b the other three,
+    // and both read them from the start again.
+    let no_commits = r#", "enable.auto.commit" = false"#;
+    let text = cluster(&(member("a", no_commits) + &member("b", no_commits)))
+        + "[[timeline]]\nat_ms = 0\naction = \"stop-consumer\"\nconsumer = \"b\"\n"
+        + "[[timeline]]\nat_ms = 15000\naction = \"start-consumer\"\nconsumer = \"b\"\n";
+    let mut run = start(&text, 1);
+    run.advance_to(SimTime::from_ms(25_000));
+    assert_eq!(assigned(&run, 0).len(), 3);
+    assert_eq!(assigned(&run, 1).len(), 3);
+    // The first read of each partition after each fresh start begins at offset 0.
+    let mut fresh: std::collections::BTreeSet<(u32, u32)> = std::collections::BTreeSet::new();
+    let mut starts = 0;
+    for op in run.sim.history().operations() {
+        match op {
+            Operation::Rebalance { consumer } | Operation::Subscribe { consumer, .. } => {
+                fresh.retain(|(c, _)| c != consumer);
+                for p in 0..6 {
+                    fresh.insert((*consumer, p));
+                }
+            }
+            Operation::Poll {
+                consumer,
+                partition,
+                records,
+            } if fresh.remove(&(*consumer, partition.partition)) => {
+                starts += 1;
+                assert_eq!(records[0].0, 0, "consumer {consumer} in {partition}");
+            }
+            _ => {}
+        }
+    }
+    // a's first assignment (6 partitions), then a's three and b's three after b joined.
+    assert_eq!(starts, 12);
+    // The checker counts each partition's records as delivered twice: the three a kept, by a
+    // itself, and the three a gave up, by b.
+    let report = run.sim.history().check();
+    let by = |c: u32, earlier: u32| {
+        report
+            .of_kind(AnomalyKind::DuplicateDelivery)
+            .filter(|a| a.client == Some(c) && a.offsets[0] == 0)
+            .filter(|a| a.earlier_readers == vec![earlier])
+            .count()
+    };
+    assert_eq!((by(0, 0), by(1, 0)), (3, 3));
+    assert!(report.is_valid());
 }
