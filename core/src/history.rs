@@ -712,9 +712,11 @@ struct Scan {
     /// Runs of records read again, one anomaly per run, not yet sorted into the report.
     redeliveries: Vec<Anomaly>,
     /// The run a consumer is in the middle of, per partition, as an index into `redeliveries`.
-    /// It ends when the consumer reads a record its group had not delivered before, or when
-    /// its position moves for another reason (a rebalance, an assignment, a seek).
+    /// It ends when the consumer reads a record its group had not delivered before, goes back,
+    /// or starts afresh (a rebalance, an assignment, a seek).
     rereading: BTreeMap<(u32, TopicPartition), usize>,
+    /// The consumers that went back in a partition since they last started afresh there.
+    went_back: BTreeSet<(u32, TopicPartition)>,
     report: HistoryReport,
 }
 
@@ -800,38 +802,41 @@ impl Scan {
     }
 
     /// Records what a group member read, and extends or starts a run of records read again.
-    /// `fresh` says that this poll is the consumer's first in the partition since it started
-    /// afresh there (a subscription, rebalance, assignment or seek): only then may a run start.
-    /// A consumer that goes back without starting afresh is a `nonmonotonic-poll`, a fault of
-    /// the client or the cluster, not the at-least-once delivery this anomaly is about; it
-    /// ends the run it was in.
+    /// `previous` is the consumer's last read of the partition since it started afresh there (a
+    /// subscription, rebalance, assignment or seek), as for `Scan::read`. A consumer that
+    /// goes back without starting afresh is a `nonmonotonic-poll`, a fault of the client or the
+    /// cluster rather than the at-least-once delivery this anomaly is about, so what it reads
+    /// again after that is not counted until it starts afresh.
     fn deliver(
         &mut self,
         consumer: u32,
         partition: &TopicPartition,
+        previous: Option<ReadRecord>,
         records: &[ReadRecord],
-        fresh: bool,
     ) {
         let Some(&group) = self.member_of.get(&consumer) else {
             return;
         };
-        let run_key = (consumer, partition.clone());
-        let mut may_start = fresh;
+        let key = (consumer, partition.clone());
+        let mut last = previous.map(|(offset, _)| offset);
         for &(offset, value) in records {
+            if last.is_some_and(|l| offset <= l) {
+                self.went_back.insert(key.clone());
+                self.rereading.remove(&key);
+            }
+            last = Some(offset);
             let place = (partition.clone(), offset);
             let before = self.delivered.insert((group, place), (value, consumer));
-            let starting = std::mem::replace(&mut may_start, false);
             // A different value at an offset the group read before is no second delivery of
             // a record but a log that changed under it: `inconsistent-offsets` reports that.
             let Some((_, earlier)) = before.filter(|&(v, _)| v == value) else {
-                self.rereading.remove(&run_key);
+                self.rereading.remove(&key);
                 continue;
             };
-            match self.rereading.get(&run_key) {
-                // Going back within a run is no part of it but a nonmonotonic poll.
-                Some(&i) if offset <= self.redeliveries[i].offsets[1] => {
-                    self.rereading.remove(&run_key);
-                }
+            if self.went_back.contains(&key) {
+                continue;
+            }
+            match self.rereading.get(&key) {
                 Some(&i) => {
                     let run = &mut self.redeliveries[i];
                     run.offsets[1] = offset;
@@ -841,7 +846,6 @@ impl Scan {
                         run.earlier_readers.insert(at, earlier);
                     }
                 }
-                None if !starting => {}
                 None => {
                     let mut run = Anomaly::new(
                         AnomalyKind::DuplicateDelivery,
@@ -853,8 +857,7 @@ impl Scan {
                     run.group = Some(self.group_names[group].clone());
                     run.earlier_readers = vec![earlier];
                     run.redelivered = 1;
-                    self.rereading
-                        .insert(run_key.clone(), self.redeliveries.len());
+                    self.rereading.insert(key.clone(), self.redeliveries.len());
                     self.redeliveries.push(run);
                 }
             }
@@ -877,7 +880,7 @@ impl Scan {
                 let key = (*consumer, partition.clone());
                 let previous = self.last_read.get(&key).copied();
                 self.read(Some(*consumer), partition, previous, records);
-                self.deliver(*consumer, partition, records, previous.is_none());
+                self.deliver(*consumer, partition, previous, records);
                 if let Some(&last) = records.last() {
                     self.last_read.insert(key, last);
                 }
@@ -897,10 +900,12 @@ impl Scan {
                 self.member_of.insert(*consumer, index);
                 self.last_read.retain(|(c, _), _| c != consumer);
                 self.rereading.retain(|(c, _), _| c != consumer);
+                self.went_back.retain(|(c, _)| c != consumer);
             }
             Operation::Rebalance { consumer } => {
                 self.last_read.retain(|(c, _), _| c != consumer);
                 self.rereading.retain(|(c, _), _| c != consumer);
+                self.went_back.retain(|(c, _)| c != consumer);
             }
             Operation::Assign {
                 consumer,
@@ -910,6 +915,8 @@ impl Scan {
                     .retain(|(c, tp), _| c != consumer || partitions.contains(tp));
                 self.rereading
                     .retain(|(c, tp), _| c != consumer || partitions.contains(tp));
+                self.went_back
+                    .retain(|(c, tp)| c != consumer || partitions.contains(tp));
             }
             Operation::Seek {
                 consumer,
@@ -918,6 +925,7 @@ impl Scan {
             } => {
                 self.last_read.remove(&(*consumer, partition.clone()));
                 self.rereading.remove(&(*consumer, partition.clone()));
+                self.went_back.remove(&(*consumer, partition.clone()));
             }
             Operation::Drain {
                 partition,
@@ -1042,11 +1050,11 @@ impl Scan {
 /// - **duplicate-delivery**: a poll of a consumer that subscribed to a group
 ///   ([`Operation::Subscribe`]) returned a record, the same value at the same offset of the
 ///   same partition, that a poll of a member of the same group had returned before (itself
-///   included), in a run of such records that begins with the consumer's first read of the
-///   partition since it started afresh there (its subscription, or a rebalance, assignment or
-///   seek). The run is one anomaly; it ends at a record the group had not read before, or when
-///   the consumer starts afresh again. A consumer going back without starting afresh is a
-///   nonmonotonic poll, not this. Reads of consumers that never subscribed (`assign()`, which choose their
+///   included). Records one consumer reads again one after the other form one anomaly; the run
+///   ends at a record the group had not read before, or when the consumer goes back or starts
+///   afresh (its subscription, or a rebalance, assignment or seek). Once a consumer went back
+///   without starting afresh (a nonmonotonic poll, a fault rather than at-least-once
+///   delivery), what it reads again is not counted until it starts afresh. Reads of consumers that never subscribed (`assign()`, which choose their
 ///   own positions), reads by another group, and the final drain are not deliveries of any
 ///   group. Not an error: see [`AnomalyKind::is_error`].
 pub fn check(history: &History) -> HistoryReport {

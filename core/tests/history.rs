@@ -913,9 +913,9 @@ fn two_groups_reading_the_same_partition_is_no_duplicate_delivery() {
 fn going_back_without_a_rebalance_is_a_nonmonotonic_poll_not_a_duplicate_delivery() {
     let mut history = billing_reads_up_to_4();
     history.record_poll(8, tp(0), vec![(4, 14)]);
-    // Without starting afresh, 8 goes back to offset 3: a fault of the client or the cluster,
-    // which at-least-once delivery does not excuse.
-    history.record_poll(8, tp(0), vec![(3, 13)]);
+    // Without starting afresh, 8 goes back to offset 3 and reads on: a fault of the client or
+    // the cluster, which at-least-once delivery does not excuse.
+    history.record_poll(8, tp(0), vec![(3, 13), (4, 14)]);
     let report = check(&history);
     assert_eq!(report.count(AnomalyKind::NonmonotonicPoll), 1);
     assert!(!report.is_valid());
@@ -923,6 +923,27 @@ fn going_back_without_a_rebalance_is_a_nonmonotonic_poll_not_a_duplicate_deliver
     assert_eq!(
         of_kind(&report, AnomalyKind::DuplicateDelivery),
         vec![delivery(0, [4, 4], [14, 14], 8, &[7], 1)]
+    );
+}
+
+#[test]
+fn records_read_again_after_new_ones_since_a_fresh_start_are_a_duplicate_delivery() {
+    let mut history = History::new();
+    history.record_subscribe(7, "billing");
+    history.record_subscribe(8, "billing");
+    acked(&mut history, 0, 0, &[10, 11, 12, 13, 14, 15]);
+    // 8 started where the log ended then (auto.offset.reset = latest) and read 3 and 4.
+    history.record_seek(8, tp(0), 3);
+    history.record_poll(8, tp(0), vec![(3, 13), (4, 14)]);
+    history.record_rebalance(8);
+    // 7 gets the partition with offset 1 committed: 1 and 2 are new to the group, 3 and 4 are
+    // delivered to it a second time, 5 is new again.
+    history.record_rebalance(7);
+    history.record_poll(7, tp(0), vec![(1, 11), (2, 12), (3, 13)]);
+    history.record_poll(7, tp(0), vec![(4, 14), (5, 15)]);
+    assert_eq!(
+        of_kind(&check(&history), AnomalyKind::DuplicateDelivery),
+        vec![delivery(0, [3, 4], [13, 14], 7, &[8], 2)]
     );
 }
 
