@@ -237,7 +237,7 @@ fn run(file: &str, seed: Option<u64>, variant: Option<String>, json: bool) -> Re
         .history
         .anomalies
         .iter()
-        .map(|a| a.explain_with(&|v| sim.value_name(v)))
+        .map(|a| a.explain_named(&|v| sim.value_name(v), &|c| sim.consumer_name(c)))
         .collect();
     let passed = outcome.passed();
     if json {

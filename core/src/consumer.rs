@@ -212,6 +212,10 @@ impl Simulation {
         let c = &mut self.consumers[index as usize];
         if c.spec.subscribe {
             c.membership = Some(crate::consumer_group::Membership::new());
+            // The history checker needs to know which consumers share a group's work to tell a
+            // record the group delivered twice from two groups each reading it once.
+            let group = c.spec.group.clone();
+            self.history.record_subscribe(index, group);
         }
         if let Some(interval) = auto_commit {
             self.schedule_in_ms(interval, Timer::ConsumerAutoCommit { consumer: index });
@@ -507,8 +511,11 @@ impl Simulation {
             })
     }
 
-    /// `consumer.close()`: a dynamic member leaves its group; then the consumer stops.
-    pub(crate) fn stop_consumer(&mut self, client_id: &str) -> Result<()> {
+    /// Stops a consumer. `consumer.close()` (`clean`) commits the positions when auto-commit is
+    /// on (`ConsumerCoordinator.close` commits synchronously) and a dynamic member then leaves
+    /// its group. A killed process (not `clean`) does neither: what it read since its last
+    /// commit is uncommitted, and its group learns it is gone only when its session times out.
+    pub(crate) fn stop_consumer(&mut self, client_id: &str, clean: bool) -> Result<()> {
         let index = self.consumer_named(client_id)?;
         if self.consumers[index as usize].stopped {
             return Err(Error::new(
@@ -516,12 +523,22 @@ impl Simulation {
                 format!("Consumer '{client_id}' is already stopped."),
             ));
         }
-        self.member_commit(index, true);
-        self.member_leave(index);
+        if clean {
+            self.member_commit(index, true);
+            // close() leaves the group only once its commit is answered, so that whoever takes
+            // the partitions over finds the offsets committed (see `consumer_receive`).
+            match self.consumers[index as usize].membership.as_mut() {
+                Some(m) if m.commit_request_pending() => m.leave_after_commit = true,
+                _ => self.member_leave(index),
+            }
+        }
         let c = &mut self.consumers[index as usize];
         c.stopped = true;
-        self.emit(EventKind::ConsumerStopped {
-            consumer: client_id.to_string(),
+        let consumer = client_id.to_string();
+        self.emit(if clean {
+            EventKind::ConsumerStopped { consumer }
+        } else {
+            EventKind::ConsumerCrashed { consumer }
         });
         Ok(())
     }
@@ -651,6 +668,21 @@ impl Simulation {
 
     pub(crate) fn consumer_receive(&mut self, index: u32, message: Message) {
         if self.consumers[index as usize].stopped {
+            // A consumer being closed still hears its last commit's answer, then leaves its
+            // group (see `stop_consumer`); everything else is ignored.
+            let closing = self.consumers[index as usize]
+                .membership
+                .as_ref()
+                .is_some_and(|m| m.leave_after_commit);
+            if closing && matches!(message.payload, Payload::OffsetCommitResponse { .. }) {
+                self.member_receive(index, &message.payload);
+                if let Some(m) = self.consumers[index as usize].membership.as_mut() {
+                    if !m.commit_request_pending() {
+                        m.leave_after_commit = false;
+                        self.member_leave(index);
+                    }
+                }
+            }
             return;
         }
         if self.consumers[index as usize].membership.is_some()

@@ -57,6 +57,10 @@ pub struct Membership {
     heartbeat_armed: bool,
     /// The coordinator last found, to tell a learner when it moves.
     last_coordinator: Option<BrokerId>,
+    /// The consumer was closed while its last commit was under way: it sends LeaveGroup once
+    /// that commit is answered, as `KafkaConsumer.close()` commits synchronously first.
+    #[serde(default)]
+    pub(crate) leave_after_commit: bool,
 }
 
 impl Membership {
@@ -66,6 +70,11 @@ impl Membership {
             generation_id: -1,
             ..Membership::default()
         }
+    }
+
+    /// Whether an OffsetCommit of the member awaits its answer.
+    pub(crate) fn commit_request_pending(&self) -> bool {
+        self.commit_request.is_some()
     }
 
     fn owns_request(&self, request_id: u64) -> bool {
@@ -163,12 +172,19 @@ impl Simulation {
         }
     }
 
-    /// Kafka's `onJoinPrepare` then JoinGroup. An eager member gives up every partition first
-    /// (committing them if auto-commit is on); a cooperative one keeps them and names them.
+    /// Kafka's `onJoinPrepare` then JoinGroup. Every member commits its positions first if
+    /// auto-commit is on; an eager one then gives up every partition, a cooperative one keeps
+    /// them and names them.
     fn member_join(&mut self, index: u32, coordinator: BrokerId) {
         let eager = self.member_protocol(index) == RebalanceProtocol::Eager;
-        if eager && !self.member_assigned(index).is_empty() {
+        if !self.member_assigned(index).is_empty() {
             self.member_commit(index, true);
+        }
+        if eager && !self.member_assigned(index).is_empty() {
+            // Revoked at once, so that no record fetched after the commit reaches the
+            // application (Kafka marks the partitions pending revocation for this). A
+            // cooperative member reads on; what it reads of a partition it then loses is
+            // uncommitted, as in Kafka, which commits nothing when it revokes after SyncGroup.
             let revoked = self.member_assigned(index);
             self.member_revoke(index, &revoked);
         }
@@ -176,6 +192,12 @@ impl Simulation {
         let Some(m) = &c.membership else {
             return;
         };
+        // `onJoinPrepare` waits for its commit's answer before the member joins: the new owners
+        // of its partitions fetch their committed offsets once the rebalance is over, and must
+        // find this commit there, not an older one. The answer calls this again.
+        if m.commit_request.is_some() {
+            return;
+        }
         let topic = c.spec.topic.clone();
         let owned: Vec<TopicPartition> = m
             .assigned
@@ -566,6 +588,8 @@ impl Simulation {
                                 m.committed.insert(tp.partition, Some(*o));
                             }
                         }
+                        // A member waiting to join (see `member_join`) may go on now.
+                        let waiting = m.state == MemberState::Unjoined;
                         let consumer = c.spec.client_id.clone();
                         let group = c.spec.group.clone();
                         self.emit(EventKind::OffsetsCommitted {
@@ -573,6 +597,9 @@ impl Simulation {
                             group,
                             offsets,
                         });
+                        if waiting {
+                            self.consumer_progress(index);
+                        }
                     }
                     Some(error) => self.member_error(index, *error),
                 }

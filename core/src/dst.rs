@@ -58,7 +58,8 @@
 //!   leader reaches the true high watermark and holds every acknowledged record);
 //! - no anomaly in the history (`history::HistoryReport::is_valid`): no lost write, no
 //!   inconsistent offsets, no duplicate, no aborted read, no skipped or repeated poll, no
-//!   non-monotonic send;
+//!   non-monotonic send (a group's `duplicate-delivery` is at-least-once delivery, no error,
+//!   and the workload's consumer assigns itself its partitions, so it never shows one);
 //! - every partition has a live leader at the final drain, so that no acknowledged value stays
 //!   unseen.
 //!

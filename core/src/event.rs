@@ -279,6 +279,11 @@ pub enum EventKind {
         /// The consumer's client id.
         consumer: String,
     },
+    /// A consumer's process was killed: it neither committed nor left its group.
+    ConsumerCrashed {
+        /// The consumer's client id.
+        consumer: String,
+    },
     /// A stopped consumer was started again.
     ConsumerStarted {
         /// The consumer's client id.
@@ -498,6 +503,9 @@ impl Event {
             ),
             EventKind::ConsumerStopped { consumer } => format!(
                 "{consumer} was closed and stops reading."
+            ),
+            EventKind::ConsumerCrashed { consumer } => format!(
+                "{consumer}'s process was killed: it stops reading without committing what it read since its last commit or leaving its group, which notices only when its session times out."
             ),
             EventKind::ConsumerStarted { consumer } => format!(
                 "{consumer} was started again as a new process."

@@ -617,7 +617,9 @@ impl Expectation {
                         Some(a) => format!(
                             "{} found, first: {}",
                             seen.len(),
-                            a.explain_with(&|v| run.sim.value_name(v))
+                            a.explain_named(&|v| run.sim.value_name(v), &|c| run
+                                .sim
+                                .consumer_name(c))
                         ),
                         None => "none found".to_string(),
                     },

@@ -88,6 +88,17 @@ pub enum Operation {
         /// The records, as `(offset, value)`.
         records: Vec<ReadRecord>,
     },
+    /// The consumer joined `group` as a member (`KafkaConsumer.subscribe`): from then on the
+    /// group hands it its partitions, and a record it reads that the group had already delivered
+    /// to a member is a duplicate delivery. A consumer that only assigns itself partitions
+    /// (`KafkaConsumer.assign`) never records this, whatever `group.id` it commits under: it is
+    /// no member, and what it reads again is its own choice, not the group's.
+    Subscribe {
+        /// The consumer.
+        consumer: u32,
+        /// Its `group.id`.
+        group: String,
+    },
     /// The consumer's assignment changed through its group: it may now start anywhere in any
     /// partition, so the next poll is not compared with the previous one.
     Rebalance {
@@ -133,7 +144,10 @@ impl Operation {
         1 + match self {
             Operation::Poll { records, .. } | Operation::Drain { records, .. } => records.len(),
             Operation::Assign { partitions, .. } => partitions.len(),
-            Operation::Send { .. } | Operation::Rebalance { .. } | Operation::Seek { .. } => 0,
+            Operation::Send { .. }
+            | Operation::Subscribe { .. }
+            | Operation::Rebalance { .. }
+            | Operation::Seek { .. } => 0,
         }
     }
 }
@@ -203,6 +217,14 @@ impl History {
             consumer,
             partition,
             records,
+        });
+    }
+
+    /// Records that a consumer joined `group` as a member (see [`Operation::Subscribe`]).
+    pub fn record_subscribe(&mut self, consumer: u32, group: impl Into<String>) {
+        self.record(Operation::Subscribe {
+            consumer,
+            group: group.into(),
         });
     }
 
@@ -299,6 +321,10 @@ pub enum AnomalyKind {
     InconsistentOffsets,
     /// One value was observed at two different places.
     Duplicate,
+    /// A record consumed by a group more than once: after a rebalance its new owner started from
+    /// the last committed offset, below what the previous owner had already read. This is
+    /// at-least-once delivery, Kafka's documented default, so it is reported but is no error.
+    DuplicateDelivery,
     /// An acknowledged value that reads went past, or that the final drain did not find.
     LostWrite,
     /// An acknowledged value no read has reached yet; only a drain can say whether it is lost.
@@ -316,9 +342,10 @@ pub enum AnomalyKind {
 
 impl AnomalyKind {
     /// Every kind, in report order.
-    pub const ALL: [AnomalyKind; 8] = [
+    pub const ALL: [AnomalyKind; 9] = [
         AnomalyKind::InconsistentOffsets,
         AnomalyKind::Duplicate,
+        AnomalyKind::DuplicateDelivery,
         AnomalyKind::LostWrite,
         AnomalyKind::Unseen,
         AnomalyKind::AbortedRead,
@@ -332,6 +359,7 @@ impl AnomalyKind {
         match self {
             AnomalyKind::InconsistentOffsets => "inconsistent-offsets",
             AnomalyKind::Duplicate => "duplicate",
+            AnomalyKind::DuplicateDelivery => "duplicate-delivery",
             AnomalyKind::LostWrite => "lost-write",
             AnomalyKind::Unseen => "unseen",
             AnomalyKind::AbortedRead => "aborted-read",
@@ -342,9 +370,12 @@ impl AnomalyKind {
     }
 
     /// Whether this kind is a violation. `Unseen` is not: it only says that the reads so far have
-    /// not reached a value, which is normal before the final drain.
+    /// not reached a value, which is normal before the final drain. `DuplicateDelivery` is not
+    /// either: a group that reads records again after a rebalance, because their offsets were not
+    /// committed, gets the at-least-once delivery Kafka promises, from a cluster that did
+    /// nothing wrong.
     pub fn is_error(self) -> bool {
-        self != AnomalyKind::Unseen
+        !matches!(self, AnomalyKind::Unseen | AnomalyKind::DuplicateDelivery)
     }
 }
 
@@ -367,6 +398,10 @@ impl fmt::Display for AnomalyKind {
 ///   is the consumer, or `None` for the final drain.
 /// - `NonmonotonicSend`: the earlier send's offset and value, then the later send's; `client` is
 ///   the producer.
+/// - `DuplicateDelivery`: one run of records a consumer read again, in the order it read them:
+///   the first and last offsets, the first and last values, `redelivered` how many records;
+///   `client` is the consumer that read them again, `group` its group, and `earlier_readers`
+///   the members that had read them before.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct Anomaly {
     /// What went wrong.
@@ -385,6 +420,20 @@ pub struct Anomaly {
     pub read_bound: Option<u64>,
     /// For a lost write: whether the final drain covered its offset and did not find it.
     pub drained: bool,
+    /// For a duplicate delivery: the group the records were delivered to twice.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group: Option<String>,
+    /// For a duplicate delivery: the members that had read the records before, sorted.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub earlier_readers: Vec<u32>,
+    /// For a duplicate delivery: how many records were read again.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub redelivered: u64,
+}
+
+/// Whether a count is zero; fields that only one kind uses are left out of the JSON of others.
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 impl Anomaly {
@@ -403,6 +452,9 @@ impl Anomaly {
             elsewhere: Vec::new(),
             read_bound: None,
             drained: false,
+            group: None,
+            earlier_readers: Vec::new(),
+            redelivered: 0,
         }
     }
 
@@ -414,11 +466,21 @@ impl Anomaly {
     /// [`Anomaly::explain`] with values written by `name` (the simulator names them as the
     /// producer wrote them, e.g. `producer-1-17`).
     pub fn explain_with(&self, name: &dyn Fn(ValueId) -> String) -> String {
+        self.explain_named(name, &|consumer: u32| consumer.to_string())
+    }
+
+    /// [`Anomaly::explain_with`] with consumers, too, called by `consumer` (the simulator calls
+    /// them by their `client.id`) rather than by their number in the history.
+    pub fn explain_named(
+        &self,
+        name: &dyn Fn(ValueId) -> String,
+        consumer: &dyn Fn(u32) -> String,
+    ) -> String {
         let p = &self.partition;
         let offset = |i: usize| self.offsets.get(i).copied().unwrap_or_default();
         let value = |i: usize| name(self.values.get(i).copied().unwrap_or_default());
         let reader = match self.client {
-            Some(consumer) => format!("Consumer {consumer}"),
+            Some(c) => format!("Consumer {}", consumer(c)),
             None => "The final drain".to_string(),
         };
         match self.kind {
@@ -454,6 +516,7 @@ impl Anomaly {
                     places.join(", ")
                 )
             }
+            AnomalyKind::DuplicateDelivery => self.explain_delivery(name, consumer),
             AnomalyKind::LostWrite => match self.read_bound {
                 Some(bound) if offset(0) <= bound => format!(
                     "Value {} was acknowledged at offset {} of {p}, but no read ever saw it \
@@ -512,6 +575,58 @@ impl Anomaly {
                 value(0)
             ),
         }
+    }
+}
+
+impl Anomaly {
+    /// The explanation of a duplicate delivery: which group, who read the records first, who
+    /// read them again, where, and why that is at-least-once delivery rather than a fault.
+    fn explain_delivery(
+        &self,
+        name: &dyn Fn(ValueId) -> String,
+        consumer: &dyn Fn(u32) -> String,
+    ) -> String {
+        let p = &self.partition;
+        let group = self.group.as_deref().unwrap_or("?");
+        let reader = match self.client {
+            Some(c) => consumer(c),
+            None => "?".to_string(),
+        };
+        let first = self.offsets.first().copied().unwrap_or_default();
+        let last = self.offsets.last().copied().unwrap_or_default();
+        let first_value = name(self.values.first().copied().unwrap_or_default());
+        let last_value = name(self.values.last().copied().unwrap_or_default());
+        let what = if self.redelivered <= 1 {
+            format!("offset {first} of {p} (value {first_value})")
+        } else {
+            format!("offsets {first} to {last} of {p} (values {first_value} to {last_value})")
+        };
+        // The members that had read the records, the re-reader itself named as such.
+        let before: Vec<String> = self
+            .earlier_readers
+            .iter()
+            .map(|&c| {
+                if Some(c) == self.client {
+                    "it itself".to_string()
+                } else {
+                    format!("consumer {}", consumer(c))
+                }
+            })
+            .collect();
+        let before = if before.is_empty() {
+            "a member".to_string()
+        } else {
+            before.join(" and ")
+        };
+        format!(
+            "Group {group} delivered {} record(s) twice: consumer {reader} read {what}, which \
+             {before} had already read. {reader} started on {p} from the group's last committed \
+             offset (or from auto.offset.reset if the group had none), below what had been \
+             read, because those reads were not committed before the partition changed hands \
+             or its reader restarted: at-least-once delivery, Kafka's default, not a fault of \
+             the cluster.",
+            self.redelivered.max(1),
+        )
     }
 }
 
@@ -587,6 +702,21 @@ struct Scan {
     last_read: BTreeMap<(u32, TopicPartition), ReadRecord>,
     /// Each producer's acknowledged sends per partition, as (value, offset).
     sends: BTreeMap<(u32, TopicPartition), Vec<(ValueId, u64)>>,
+    /// The group of each consumer that subscribed, as an index into `group_names`.
+    member_of: BTreeMap<u32, usize>,
+    /// Every group a consumer subscribed to, in the order first seen.
+    group_names: Vec<String>,
+    /// What each group's members have read: per group and place, the value read there and the
+    /// member that read it last.
+    delivered: BTreeMap<(usize, Place), (ValueId, u32)>,
+    /// Runs of records read again, one anomaly per run, not yet sorted into the report.
+    redeliveries: Vec<Anomaly>,
+    /// The run a consumer is in the middle of, per partition, as an index into `redeliveries`.
+    /// It ends when the consumer reads a record its group had not delivered before, goes back,
+    /// or starts afresh (a rebalance, an assignment, a seek).
+    rereading: BTreeMap<(u32, TopicPartition), usize>,
+    /// The consumers that went back in a partition since they last started afresh there.
+    went_back: BTreeSet<(u32, TopicPartition)>,
     report: HistoryReport,
 }
 
@@ -671,6 +801,69 @@ impl Scan {
         }
     }
 
+    /// Records what a group member read, and extends or starts a run of records read again.
+    /// `previous` is the consumer's last read of the partition since it started afresh there (a
+    /// subscription, rebalance, assignment or seek), as for `Scan::read`. A consumer that
+    /// goes back without starting afresh is a `nonmonotonic-poll`, a fault of the client or the
+    /// cluster rather than the at-least-once delivery this anomaly is about, so what it reads
+    /// again after that is not counted until it starts afresh.
+    fn deliver(
+        &mut self,
+        consumer: u32,
+        partition: &TopicPartition,
+        previous: Option<ReadRecord>,
+        records: &[ReadRecord],
+    ) {
+        let Some(&group) = self.member_of.get(&consumer) else {
+            return;
+        };
+        let key = (consumer, partition.clone());
+        let mut last = previous.map(|(offset, _)| offset);
+        for &(offset, value) in records {
+            if last.is_some_and(|l| offset <= l) {
+                self.went_back.insert(key.clone());
+                self.rereading.remove(&key);
+            }
+            last = Some(offset);
+            let place = (partition.clone(), offset);
+            let before = self.delivered.insert((group, place), (value, consumer));
+            // A different value at an offset the group read before is no second delivery of
+            // a record but a log that changed under it: `inconsistent-offsets` reports that.
+            let Some((_, earlier)) = before.filter(|&(v, _)| v == value) else {
+                self.rereading.remove(&key);
+                continue;
+            };
+            if self.went_back.contains(&key) {
+                continue;
+            }
+            match self.rereading.get(&key) {
+                Some(&i) => {
+                    let run = &mut self.redeliveries[i];
+                    run.offsets[1] = offset;
+                    run.values[1] = value;
+                    run.redelivered += 1;
+                    if let Err(at) = run.earlier_readers.binary_search(&earlier) {
+                        run.earlier_readers.insert(at, earlier);
+                    }
+                }
+                None => {
+                    let mut run = Anomaly::new(
+                        AnomalyKind::DuplicateDelivery,
+                        partition.clone(),
+                        vec![offset, offset],
+                        vec![value, value],
+                    );
+                    run.client = Some(consumer);
+                    run.group = Some(self.group_names[group].clone());
+                    run.earlier_readers = vec![earlier];
+                    run.redelivered = 1;
+                    self.rereading.insert(key.clone(), self.redeliveries.len());
+                    self.redeliveries.push(run);
+                }
+            }
+        }
+    }
+
     fn operation(&mut self, operation: &Operation) {
         match operation {
             Operation::Send {
@@ -687,6 +880,7 @@ impl Scan {
                 let key = (*consumer, partition.clone());
                 let previous = self.last_read.get(&key).copied();
                 self.read(Some(*consumer), partition, previous, records);
+                self.deliver(*consumer, partition, previous, records);
                 if let Some(&last) = records.last() {
                     self.last_read.insert(key, last);
                 }
@@ -695,8 +889,23 @@ impl Scan {
                     *bound = (*bound).max(high);
                 }
             }
+            Operation::Subscribe { consumer, group } => {
+                let index = match self.group_names.iter().position(|g| g == group) {
+                    Some(i) => i,
+                    None => {
+                        self.group_names.push(group.clone());
+                        self.group_names.len() - 1
+                    }
+                };
+                self.member_of.insert(*consumer, index);
+                self.last_read.retain(|(c, _), _| c != consumer);
+                self.rereading.retain(|(c, _), _| c != consumer);
+                self.went_back.retain(|(c, _)| c != consumer);
+            }
             Operation::Rebalance { consumer } => {
                 self.last_read.retain(|(c, _), _| c != consumer);
+                self.rereading.retain(|(c, _), _| c != consumer);
+                self.went_back.retain(|(c, _)| c != consumer);
             }
             Operation::Assign {
                 consumer,
@@ -704,6 +913,10 @@ impl Scan {
             } => {
                 self.last_read
                     .retain(|(c, tp), _| c != consumer || partitions.contains(tp));
+                self.rereading
+                    .retain(|(c, tp), _| c != consumer || partitions.contains(tp));
+                self.went_back
+                    .retain(|(c, tp)| c != consumer || partitions.contains(tp));
             }
             Operation::Seek {
                 consumer,
@@ -711,6 +924,8 @@ impl Scan {
                 ..
             } => {
                 self.last_read.remove(&(*consumer, partition.clone()));
+                self.rereading.remove(&(*consumer, partition.clone()));
+                self.went_back.remove(&(*consumer, partition.clone()));
             }
             Operation::Drain {
                 partition,
@@ -804,6 +1019,7 @@ impl Scan {
                 self.report.anomalies.push(anomaly);
             }
         }
+        self.report.anomalies.append(&mut self.redeliveries);
         self.report.distinct_values_read = self.read.len() as u64;
         self.report.anomalies.sort();
         self.report.anomalies.dedup();
@@ -831,6 +1047,16 @@ impl Scan {
 /// - **nonmonotonic-send**: a producer's acknowledged send to a partition landed at or below the
 ///   highest offset of its earlier acknowledged sends there. Each such send is reported once,
 ///   against that highest earlier send.
+/// - **duplicate-delivery**: a poll of a consumer that subscribed to a group
+///   ([`Operation::Subscribe`]) returned a record, the same value at the same offset of the
+///   same partition, that a poll of a member of the same group had returned before (itself
+///   included). Records one consumer reads again one after the other form one anomaly; the run
+///   ends at a record the group had not read before, or when the consumer goes back or starts
+///   afresh (its subscription, or a rebalance, assignment or seek). Once a consumer went back
+///   without starting afresh (a nonmonotonic poll, a fault rather than at-least-once
+///   delivery), what it reads again is not counted until it starts afresh. Reads of consumers that never subscribed (`assign()`, which choose their
+///   own positions), reads by another group, and the final drain are not deliveries of any
+///   group. Not an error: see [`AnomalyKind::is_error`].
 pub fn check(history: &History) -> HistoryReport {
     let mut scan = Scan::default();
     for operation in history.operations() {

@@ -132,7 +132,7 @@ pub struct TimelineEntry {
     pub controller: Option<BrokerId>,
     /// The producer's client id, for `set-producer-rate` and `produce`.
     pub producer: Option<String>,
-    /// The consumer's client id, for `stop-consumer` and `start-consumer`.
+    /// The consumer's client id, for `stop-consumer`, `crash-consumer` and `start-consumer`.
     pub consumer: Option<String>,
     /// The new rate, for `set-producer-rate`.
     pub rate_per_sec: Option<u32>,
@@ -183,6 +183,7 @@ pub const ACTIONS: &[&str] = &[
     "set-producer-rate",
     "produce",
     "stop-consumer",
+    "crash-consumer",
     "start-consumer",
     "alter-config",
     "delete-topic",
@@ -547,6 +548,7 @@ impl Scenario {
                 },
             }),
             "stop-consumer" => Ok(Command::StopConsumer(consumer()?)),
+            "crash-consumer" => Ok(Command::CrashConsumer(consumer()?)),
             "start-consumer" => Ok(Command::StartConsumer(consumer()?)),
             "set-producer-rate" => Ok(Command::SetProducerRate {
                 producer: producer()?,

@@ -256,6 +256,10 @@ pub enum Command {
     /// Close a consumer (`consumer.close()`): a dynamic group member leaves its group, a static
     /// one stays a member until its session times out.
     StopConsumer(String),
+    /// Kill a consumer's process (`kill -9`): unlike `StopConsumer` it commits nothing and sends
+    /// no LeaveGroup, so what it read since its last auto-commit is uncommitted and its group
+    /// removes it only when its `session.timeout.ms` runs out.
+    CrashConsumer(String),
     /// Start a stopped consumer again, as a new process with the same configs.
     StartConsumer(String),
     /// Lossy hard kill: the broker's machine loses power, and every record not yet written back
@@ -595,6 +599,15 @@ impl Simulation {
         }
     }
 
+    /// The name of a consumer the history checker reports: its `client.id`, or the number when
+    /// this simulation has no such consumer.
+    pub fn consumer_name(&self, index: u32) -> String {
+        match self.consumers.get(index as usize) {
+            Some(c) => c.spec.client_id.clone(),
+            None => index.to_string(),
+        }
+    }
+
     /// The checker's final read: for every partition with a live leader, what a consumer that
     /// seeks to the beginning would read, recorded as a `Drain`. Call it after healing the
     /// cluster; partitions without a live leader are left out rather than reported as lost.
@@ -807,7 +820,8 @@ impl Simulation {
                 rate_per_sec,
             } => self.set_producer_rate(&producer, rate_per_sec),
             Command::Produce { producer, records } => self.produce_burst(&producer, records),
-            Command::StopConsumer(consumer) => self.stop_consumer(&consumer),
+            Command::StopConsumer(consumer) => self.stop_consumer(&consumer, true),
+            Command::CrashConsumer(consumer) => self.stop_consumer(&consumer, false),
             Command::StartConsumer(consumer) => self.start_consumer(&consumer),
             Command::AlterConfig { topic, name, value } => self.alter_config(topic, &name, &value),
             Command::DeleteTopic(topic) => self.delete_topic(&topic),

@@ -6,6 +6,7 @@ use kafka_sim::consumer_group::MemberState;
 use kafka_sim::coordinator::partition_for_group;
 use kafka_sim::group::GroupState;
 use kafka_sim::group_coordinator::OFFSETS_TOPIC;
+use kafka_sim::history::{AnomalyKind, Operation};
 use kafka_sim::scenario::{Scenario, ScenarioRun};
 use kafka_sim::SimTime;
 
@@ -355,4 +356,193 @@ fn a_busy_application_leaves_its_group_after_max_poll_interval_and_rejoins_when_
             .generation_id
             >= 3
     );
+}
+
+/// The group's committed offsets as its coordinator (the leader of its `__consumer_offsets`
+/// partition) holds them, by partition number.
+fn committed(run: &ScenarioRun) -> std::collections::BTreeMap<u32, u64> {
+    let sim = &run.sim;
+    let p = partition_for_group("app", 50).unwrap() as usize;
+    let leader = sim.metadata().topics[OFFSETS_TOPIC].partitions[p]
+        .leader
+        .unwrap();
+    let broker = sim.brokers().iter().find(|b| b.id == leader).unwrap();
+    broker.coordinator.offsets["app"]
+        .iter()
+        .map(|(tp, o)| (tp.partition, *o))
+        .collect()
+}
+
+/// a and b (`session.timeout.ms` 10 s, auto-commit every 5 s) share orders; at 12.5 s b is
+/// closed or killed by `action`. Returns the run at 12.5 s, with b's positions then.
+fn b_goes_away(action: &str) -> (ScenarioRun, std::collections::BTreeMap<u32, u64>) {
+    let extra = r#", "session.timeout.ms" = 10000"#;
+    let text = cluster(&(member("a", extra) + &member("b", extra)))
+        + &format!("[[timeline]]\nat_ms = 12500\naction = \"{action}\"\nconsumer = \"b\"\n");
+    let mut run = start(&text, 1);
+    run.advance_to(SimTime::from_ms(12_500));
+    let b = &run.sim.consumers()[1];
+    assert!(b.stopped);
+    assert_eq!(assigned(&run, 1).len(), 3);
+    let positions = b.positions.clone();
+    assert_eq!(positions.len(), 3, "b was reading its three partitions");
+    (run, positions)
+}
+
+#[test]
+fn a_crashed_member_commits_nothing_and_is_removed_only_when_its_session_runs_out() {
+    let (mut run, read) = b_goes_away("crash-consumer");
+    run.advance_to(SimTime::from_ms(20_000));
+    // No LeaveGroup: 7.5 s later the coordinator still counts b as a member...
+    assert_eq!(run.sim.group("app").unwrap().members.len(), 2);
+    assert_eq!(assigned(&run, 0).len(), 3);
+    // ...and what b read after its last auto-commit (at 10 s) was never committed.
+    let committed = committed(&run);
+    for (p, position) in &read {
+        assert!(
+            committed[p] < *position,
+            "orders-{p}: {committed:?} {read:?}"
+        );
+    }
+    run.advance_to(SimTime::from_ms(30_000));
+    assert!(run.sim.events().iter().any(|e| e
+        .narrate()
+        .contains("no heartbeat within session.timeout.ms")));
+    assert_eq!(run.sim.group("app").unwrap().members.len(), 1);
+    assert_eq!(assigned(&run, 0).len(), 6, "a took b's partitions over");
+    // a started b's partitions at the older commit: it read again what b had read, and the
+    // checker says so, without calling it an error.
+    let report = run.sim.history().check();
+    let again: Vec<_> = report.of_kind(AnomalyKind::DuplicateDelivery).collect();
+    let partitions: Vec<u32> = again.iter().map(|a| a.partition.partition).collect();
+    let mut b_partitions: Vec<u32> = read.keys().copied().collect();
+    b_partitions.sort();
+    assert_eq!(partitions, b_partitions);
+    for a in &again {
+        assert_eq!(a.client, Some(0), "a read them again");
+        assert_eq!(a.earlier_readers, vec![1], "b had read them");
+        assert_eq!(a.group.as_deref(), Some("app"));
+        let p = a.partition.partition;
+        assert_eq!(a.offsets[0], committed[&p], "from the last commit");
+        assert_eq!(a.offsets[1] + 1, read[&p], "up to where b had read");
+    }
+    assert!(report.is_valid());
+}
+
+#[test]
+fn a_closed_member_commits_its_positions_before_it_leaves() {
+    let (mut run, read) = b_goes_away("stop-consumer");
+    run.advance_to(SimTime::from_ms(20_000));
+    // close() committed exactly where b stopped, then sent LeaveGroup: the group did not wait
+    // for b's session, and a took over at b's positions.
+    assert_eq!(run.sim.group("app").unwrap().members.len(), 1);
+    assert_eq!(assigned(&run, 0).len(), 6);
+    let committed = committed(&run);
+    for (p, position) in &read {
+        assert!(
+            committed[p] >= *position,
+            "orders-{p}: {committed:?} {read:?}"
+        );
+    }
+    let after_close = |text: &str| {
+        run.sim
+            .events()
+            .iter()
+            .position(|e| e.time >= SimTime::from_ms(12_500) && e.narrate().contains(text))
+            .unwrap_or_else(|| panic!("no event '{text}' after the close"))
+    };
+    assert!(
+        after_close("b committed offsets") < after_close("left the group (LeaveGroup)"),
+        "the commit is answered before b leaves"
+    );
+    let report = run.sim.history().check();
+    assert_eq!(report.count(AnomalyKind::DuplicateDelivery), 0);
+    assert!(report.is_valid());
+}
+
+#[test]
+fn an_eager_member_joins_only_once_its_commit_before_the_rebalance_is_answered() {
+    // Slow followers make every commit take hundreds of milliseconds to replicate. a, alone
+    // after b leaves, rejoins at its next heartbeat: Kafka's onJoinPrepare waits for the commit
+    // of a's positions before the JoinGroup, so the offsets a fetches for its partitions after
+    // the rebalance are the ones it just committed, and it reads nothing twice.
+    let mut text = cluster(&(member("a", "") + &member("b", "")));
+    for broker in 1..=3 {
+        text += &format!(
+            "[[timeline]]\nat_ms = 11000\naction = \"slow-follower\"\nbroker = {broker}\nms = 200\n"
+        );
+    }
+    text += "[[timeline]]\nat_ms = 12500\naction = \"stop-consumer\"\nconsumer = \"b\"\n";
+    let mut run = start(&text, 1);
+    run.advance_to(SimTime::from_ms(20_000));
+    assert_eq!(assigned(&run, 0).len(), 6);
+    let events: Vec<&kafka_sim::Event> = run.sim.events().iter().collect();
+    let joined = events
+        .iter()
+        .position(|e| {
+            e.narrate()
+                .contains("completed the join phase of generation 2")
+        })
+        .expect("a second generation");
+    let commit = events[..joined]
+        .iter()
+        .rposition(|e| e.narrate().starts_with("a committed offsets"))
+        .expect("a committed before the join completed");
+    // The commit answered is the one sent when the rebalance began, not an earlier one.
+    assert!(events[commit].time > SimTime::from_ms(12_500));
+    let report = run.sim.history().check();
+    assert_eq!(report.count(AnomalyKind::DuplicateDelivery), 0);
+}
+
+#[test]
+fn a_group_without_commits_starts_every_partition_over_after_a_rebalance() {
+    // Nothing is committed (enable.auto.commit = false, and the simulated application never
+    // calls commitSync), so whenever a member starts on a partition, at its first assignment
+    // or after a rebalance, auto.offset.reset = earliest puts it at offset 0. When b arrives,
+    // a's eager rebalance takes every partition away; a gets three back and b the other three,
+    // and both read them from the start again.
+    let no_commits = r#", "enable.auto.commit" = false"#;
+    let text = cluster(&(member("a", no_commits) + &member("b", no_commits)))
+        + "[[timeline]]\nat_ms = 0\naction = \"stop-consumer\"\nconsumer = \"b\"\n"
+        + "[[timeline]]\nat_ms = 15000\naction = \"start-consumer\"\nconsumer = \"b\"\n";
+    let mut run = start(&text, 1);
+    run.advance_to(SimTime::from_ms(25_000));
+    assert_eq!(assigned(&run, 0).len(), 3);
+    assert_eq!(assigned(&run, 1).len(), 3);
+    // The first read of each partition after each fresh start begins at offset 0.
+    let mut fresh: std::collections::BTreeSet<(u32, u32)> = std::collections::BTreeSet::new();
+    let mut starts = 0;
+    for op in run.sim.history().operations() {
+        match op {
+            Operation::Rebalance { consumer } | Operation::Subscribe { consumer, .. } => {
+                fresh.retain(|(c, _)| c != consumer);
+                for p in 0..6 {
+                    fresh.insert((*consumer, p));
+                }
+            }
+            Operation::Poll {
+                consumer,
+                partition,
+                records,
+            } if fresh.remove(&(*consumer, partition.partition)) => {
+                starts += 1;
+                assert_eq!(records[0].0, 0, "consumer {consumer} in {partition}");
+            }
+            _ => {}
+        }
+    }
+    // a's first assignment (6 partitions), then a's three and b's three after b joined.
+    assert_eq!(starts, 12);
+    // The checker counts each partition's records as delivered twice: the three a kept, by a
+    // itself, and the three a gave up, by b.
+    let report = run.sim.history().check();
+    let by = |c: u32, earlier: u32| {
+        report
+            .of_kind(AnomalyKind::DuplicateDelivery)
+            .filter(|a| a.client == Some(c) && a.offsets[0] == 0)
+            .filter(|a| a.earlier_readers == vec![earlier])
+            .count()
+    };
+    assert_eq!((by(0, 0), by(1, 0)), (3, 3));
+    assert!(report.is_valid());
 }

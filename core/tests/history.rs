@@ -35,6 +35,9 @@ fn anomaly(kind: AnomalyKind, partition: u32, offsets: &[u64], values: &[ValueId
         elsewhere: Vec::new(),
         read_bound: None,
         drained: false,
+        group: None,
+        earlier_readers: Vec::new(),
+        redelivered: 0,
     }
 }
 
@@ -727,11 +730,18 @@ fn a_history_and_its_report_round_trip_through_json() {
     history.record_rebalance(7);
     history.record_assign(7, vec![tp(0)]);
     history.record_seek(7, tp(0), 0);
+    // A member of a group reads a record another member had read: a duplicate delivery, whose
+    // group and readers must survive the round trip too.
+    history.record_subscribe(8, "billing");
+    history.record_subscribe(9, "billing");
+    history.record_poll(8, tp(0), vec![(0, 10)]);
+    history.record_poll(9, tp(0), vec![(0, 10)]);
     history.record_drain(tp(0), 0, vec![(0, 10), (1, 11)]);
     let json = serde_json::to_string(&history).unwrap();
     let back: History = serde_json::from_str(&json).unwrap();
     assert_eq!(back, history);
     let report = check(&history);
+    assert_eq!(report.count(AnomalyKind::DuplicateDelivery), 1);
     let json = serde_json::to_string(&report).unwrap();
     let back: HistoryReport = serde_json::from_str(&json).unwrap();
     assert_eq!(back, report);
@@ -748,5 +758,254 @@ fn every_kind_has_a_name_and_an_explanation() {
         assert!(a.to_string().starts_with(kind.name()));
     }
     assert_eq!(AnomalyKind::LostWrite.name(), "lost-write");
+    assert_eq!(AnomalyKind::DuplicateDelivery.name(), "duplicate-delivery");
     assert!(!AnomalyKind::Unseen.is_error());
+    // At-least-once delivery is what Kafka promises by default: reported, but no violation.
+    assert!(!AnomalyKind::DuplicateDelivery.is_error());
+    assert!(AnomalyKind::Duplicate.is_error());
+}
+
+/// Consumers 7 and 8 subscribe to group `billing`; producer 1's values 10 to 15 are at offsets
+/// 0 to 5 of orders-0, and 7 reads offsets 0 to 4.
+fn billing_reads_up_to_4() -> History {
+    let mut history = History::new();
+    history.record_subscribe(7, "billing");
+    history.record_subscribe(8, "billing");
+    acked(&mut history, 0, 0, &[10, 11, 12, 13, 14, 15]);
+    history.record_poll(7, tp(0), vec![(0, 10), (1, 11), (2, 12)]);
+    history.record_poll(7, tp(0), vec![(3, 13), (4, 14)]);
+    history.record_rebalance(7);
+    history
+}
+
+fn delivery(
+    partition: u32,
+    offsets: [u64; 2],
+    values: [ValueId; 2],
+    client: u32,
+    earlier: &[u32],
+    redelivered: u64,
+) -> Anomaly {
+    let mut a = with_client(
+        anomaly(AnomalyKind::DuplicateDelivery, partition, &offsets, &values),
+        client,
+    );
+    a.group = Some("billing".to_string());
+    a.earlier_readers = earlier.to_vec();
+    a.redelivered = redelivered;
+    a
+}
+
+#[test]
+fn a_new_owner_reading_from_an_older_commit_is_a_duplicate_delivery() {
+    let mut history = billing_reads_up_to_4();
+    // The partition moves to 8, which starts at the last committed offset, 2: offsets 2 to 4
+    // are delivered to the group a second time, then 5 is new.
+    history.record_rebalance(8);
+    history.record_poll(8, tp(0), vec![(2, 12), (3, 13)]);
+    history.record_poll(8, tp(0), vec![(4, 14), (5, 15)]);
+    history.record_drain(
+        tp(0),
+        0,
+        vec![(0, 10), (1, 11), (2, 12), (3, 13), (4, 14), (5, 15)],
+    );
+    let report = check(&history);
+    assert_eq!(
+        report.anomalies,
+        vec![delivery(0, [2, 4], [12, 14], 8, &[7], 3)]
+    );
+    // It is at-least-once delivery, not a fault: the history is still valid.
+    assert!(report.is_valid());
+    let text = report.anomalies[0].explain_named(&|v| format!("v{v}"), &|c| format!("c{c}"));
+    for part in [
+        "Group billing",
+        "3 record(s)",
+        "consumer c8",
+        "consumer c7",
+        "offsets 2 to 4 of orders-0",
+        "v12",
+        "v14",
+        "at-least-once",
+    ] {
+        assert!(text.contains(part), "{part} missing from: {text}");
+    }
+    // Without the consumer names the numbers stand in, as for the other kinds.
+    assert!(report.anomalies[0].explain().contains("consumer 8"));
+}
+
+#[test]
+fn a_member_reading_its_own_records_again_after_a_restart_is_a_duplicate_delivery() {
+    let mut history = billing_reads_up_to_4();
+    // 7 restarts (recorded as a rebalance) and starts at the committed offset 3.
+    history.record_poll(7, tp(0), vec![(3, 13), (4, 14), (5, 15)]);
+    let report = check(&history);
+    assert_eq!(
+        of_kind(&report, AnomalyKind::DuplicateDelivery),
+        vec![delivery(0, [3, 4], [13, 14], 7, &[7], 2)]
+    );
+    assert!(report.anomalies[0].explain().contains("it itself"));
+    // A single record read again is one anomaly too.
+    let mut history = billing_reads_up_to_4();
+    history.record_poll(7, tp(0), vec![(4, 14), (5, 15)]);
+    let found = of_kind(&check(&history), AnomalyKind::DuplicateDelivery);
+    assert_eq!(found, vec![delivery(0, [4, 4], [14, 14], 7, &[7], 1)]);
+    assert!(found[0]
+        .explain()
+        .contains("offset 4 of orders-0 (value 14)"));
+}
+
+#[test]
+fn a_commit_that_covered_every_read_leaves_nothing_to_deliver_twice() {
+    let mut history = billing_reads_up_to_4();
+    // 7 committed offset 5 before giving the partition up; 8 starts there.
+    history.record_rebalance(8);
+    history.record_poll(8, tp(0), vec![(5, 15)]);
+    assert_eq!(check(&history).count(AnomalyKind::DuplicateDelivery), 0);
+}
+
+#[test]
+fn a_consumer_in_assign_mode_reading_again_after_a_seek_is_no_duplicate_delivery() {
+    // Consumer 3 never subscribes: it assigned itself the partition, and seeking back is its
+    // application's own choice.
+    let reads = |history: &mut History| {
+        acked(history, 0, 0, &[10, 11, 12]);
+        history.record_assign(3, vec![tp(0)]);
+        history.record_poll(3, tp(0), vec![(0, 10), (1, 11), (2, 12)]);
+        history.record_seek(3, tp(0), 0);
+        history.record_poll(3, tp(0), vec![(0, 10), (1, 11), (2, 12)]);
+    };
+    let mut history = History::new();
+    reads(&mut history);
+    let report = check(&history);
+    assert_eq!(report.anomalies, vec![]);
+    // The same reads by a member of a group are the group's records delivered twice.
+    let mut history = History::new();
+    history.record_subscribe(3, "billing");
+    reads(&mut history);
+    assert_eq!(
+        of_kind(&check(&history), AnomalyKind::DuplicateDelivery),
+        vec![delivery(0, [0, 2], [10, 12], 3, &[3], 3)]
+    );
+}
+
+#[test]
+fn two_groups_reading_the_same_partition_is_no_duplicate_delivery() {
+    let reads = |second_group: &str| {
+        let mut history = History::new();
+        history.record_subscribe(7, "billing");
+        history.record_subscribe(8, second_group);
+        acked(&mut history, 0, 0, &[10, 11, 12]);
+        history.record_poll(7, tp(0), vec![(0, 10), (1, 11), (2, 12)]);
+        history.record_poll(8, tp(0), vec![(0, 10), (1, 11), (2, 12)]);
+        check(&history)
+    };
+    // Each group gets every record once: that is what separate groups are for.
+    let report = reads("audit");
+    assert_eq!(report.anomalies, vec![]);
+    // Within one group the second member's reads are a second delivery.
+    assert_eq!(
+        of_kind(&reads("billing"), AnomalyKind::DuplicateDelivery),
+        vec![delivery(0, [0, 2], [10, 12], 8, &[7], 3)]
+    );
+}
+
+#[test]
+fn going_back_without_a_rebalance_is_a_nonmonotonic_poll_not_a_duplicate_delivery() {
+    let mut history = billing_reads_up_to_4();
+    history.record_poll(8, tp(0), vec![(4, 14)]);
+    // Without starting afresh, 8 goes back to offset 3 and reads on: a fault of the client or
+    // the cluster, which at-least-once delivery does not excuse.
+    history.record_poll(8, tp(0), vec![(3, 13), (4, 14)]);
+    let report = check(&history);
+    assert_eq!(report.count(AnomalyKind::NonmonotonicPoll), 1);
+    assert!(!report.is_valid());
+    // 8's first read, of offset 4, followed its start in the group: that one is a delivery.
+    assert_eq!(
+        of_kind(&report, AnomalyKind::DuplicateDelivery),
+        vec![delivery(0, [4, 4], [14, 14], 8, &[7], 1)]
+    );
+}
+
+#[test]
+fn records_read_again_after_new_ones_since_a_fresh_start_are_a_duplicate_delivery() {
+    let mut history = History::new();
+    history.record_subscribe(7, "billing");
+    history.record_subscribe(8, "billing");
+    acked(&mut history, 0, 0, &[10, 11, 12, 13, 14, 15]);
+    // 8 started where the log ended then (auto.offset.reset = latest) and read 3 and 4.
+    history.record_seek(8, tp(0), 3);
+    history.record_poll(8, tp(0), vec![(3, 13), (4, 14)]);
+    history.record_rebalance(8);
+    // 7 gets the partition with offset 1 committed: 1 and 2 are new to the group, 3 and 4 are
+    // delivered to it a second time, 5 is new again.
+    history.record_rebalance(7);
+    history.record_poll(7, tp(0), vec![(1, 11), (2, 12), (3, 13)]);
+    history.record_poll(7, tp(0), vec![(4, 14), (5, 15)]);
+    assert_eq!(
+        of_kind(&check(&history), AnomalyKind::DuplicateDelivery),
+        vec![delivery(0, [3, 4], [13, 14], 7, &[8], 2)]
+    );
+}
+
+#[test]
+fn a_different_value_at_an_offset_read_before_is_no_duplicate_delivery() {
+    let mut history = billing_reads_up_to_4();
+    history.record_send(2, tp(0), 20, SendOutcome::Info);
+    // After an unclean election offset 4 holds another value: the log changed, nothing was
+    // delivered twice.
+    history.record_rebalance(8);
+    history.record_poll(8, tp(0), vec![(4, 20)]);
+    let report = check(&history);
+    assert_eq!(report.count(AnomalyKind::DuplicateDelivery), 0);
+    assert_eq!(report.count(AnomalyKind::InconsistentOffsets), 1);
+}
+
+#[test]
+fn each_run_of_records_read_again_is_one_anomaly_naming_every_earlier_reader() {
+    let mut history = History::new();
+    for consumer in [7, 8, 9] {
+        history.record_subscribe(consumer, "billing");
+    }
+    acked(&mut history, 0, 0, &[10, 11, 12, 13, 14]);
+    acked(&mut history, 1, 0, &[20, 21]);
+    // 7 reads offsets 0 and 1, then 8 takes over from offset 2 (it committed 2 first).
+    history.record_poll(7, tp(0), vec![(0, 10), (1, 11)]);
+    history.record_rebalance(7);
+    history.record_rebalance(8);
+    history.record_poll(8, tp(0), vec![(2, 12), (3, 13)]);
+    history.record_poll(8, tp(1), vec![(0, 20), (1, 21)]);
+    history.record_rebalance(8);
+    // 9 gets both partitions and starts from nothing committed: everything again.
+    history.record_rebalance(9);
+    history.record_poll(9, tp(0), vec![(0, 10), (1, 11), (2, 12), (3, 13), (4, 14)]);
+    history.record_poll(9, tp(1), vec![(0, 20)]);
+    // A rebalance of 9 ends its run in orders-1: reading offset 1 after it is another run.
+    history.record_rebalance(9);
+    history.record_poll(9, tp(1), vec![(1, 21)]);
+    // The final drain is the checker's own read, no delivery to the group.
+    history.record_drain(tp(0), 0, vec![(0, 10), (1, 11), (2, 12), (3, 13), (4, 14)]);
+    let report = check(&history);
+    assert_eq!(
+        of_kind(&report, AnomalyKind::DuplicateDelivery),
+        vec![
+            delivery(0, [0, 3], [10, 13], 9, &[7, 8], 4),
+            delivery(1, [0, 0], [20, 20], 9, &[8], 1),
+            delivery(1, [1, 1], [21, 21], 9, &[8], 1),
+        ]
+    );
+    assert!(report.anomalies[0]
+        .explain()
+        .contains("which consumer 7 and consumer 8 had already read"));
+}
+
+#[test]
+fn a_subscription_costs_one_item_of_the_bound() {
+    let mut history = History::with_limit(2);
+    history.record_subscribe(7, "billing");
+    history.record_rebalance(7);
+    assert_eq!(history.len(), 2);
+    assert!(!history.truncated());
+    history.record_subscribe(8, "billing");
+    assert!(history.truncated());
+    assert_eq!(history.len(), 2);
 }
