@@ -1707,38 +1707,35 @@ impl Simulation {
         let legacy_hw = self.config.follower_truncation == FollowerTruncation::HighWatermark;
         let unfenced = self.config.unfenced_fetch;
         // One request per idle leader, in leader order. This runs after every fetch response,
-        // when usually one leader has become idle, so rather than collect requests for all
-        // leaders it finds the next idle leader, then builds its request with the exact capacity.
+        // when usually one leader has become idle: one pass finds the idle leaders and how many
+        // partitions each leads here (at most one per broker, so a fixed table holds them), then
+        // each request is built with its exact capacity.
         let wait = self.config.replica_fetch_wait_max_ms;
-        let mut after: Option<BrokerId> = None;
-        loop {
-            let broker = &self.brokers[i];
-            let mut next: Option<(BrokerId, usize)> = None;
-            for replica in broker.replicas.values() {
-                let Some(leader) = replica.leader.filter(|&l| l != id) else {
-                    continue;
-                };
-                if after.is_some_and(|a| leader <= a) {
-                    continue;
-                }
-                // A leader with a fetch out or backing off gets no request now.
-                if broker
-                    .fetchers
-                    .get(&leader)
-                    .is_some_and(|f| f.in_flight.is_some() || f.backing_off)
-                {
-                    continue;
-                }
-                next = match next {
-                    Some((l, n)) if l == leader => Some((l, n + 1)),
-                    Some((l, n)) if l < leader => Some((l, n)),
-                    _ => Some((leader, 1)),
-                };
-            }
-            let Some((leader, count)) = next else {
-                break;
+        let mut idle = [(0 as BrokerId, 0usize); crate::sim::MAX_BROKERS as usize];
+        let mut idle_count = 0;
+        let broker = &self.brokers[i];
+        for replica in broker.replicas.values() {
+            let Some(leader) = replica.leader.filter(|&l| l != id) else {
+                continue;
             };
-            after = Some(leader);
+            if let Some(entry) = idle[..idle_count].iter_mut().find(|(l, _)| *l == leader) {
+                entry.1 += 1;
+                continue;
+            }
+            // A leader with a fetch out or backing off gets no request now.
+            let busy = broker
+                .fetchers
+                .get(&leader)
+                .is_some_and(|f| f.in_flight.is_some() || f.backing_off);
+            if !busy && idle_count < idle.len() {
+                idle[idle_count] = (leader, 1);
+                idle_count += 1;
+            }
+        }
+        let idle = &mut idle[..idle_count];
+        idle.sort_unstable_by_key(|(leader, _)| *leader);
+        for &(leader, count) in idle.iter() {
+            let broker = &self.brokers[i];
             let mut partitions = Vec::with_capacity(count);
             for (tp, replica) in &broker.replicas {
                 if replica.leader != Some(leader) {
