@@ -172,6 +172,12 @@ pub(crate) struct TaskQueue {
     heap: BinaryHeap<Scheduled>,
     /// Each lane's delay in microseconds and its tasks, earliest first.
     lanes: Vec<(u64, VecDeque<Scheduled>)>,
+    /// The lane with the earliest front (`Some(None)`: every lane is empty), or `None` when it
+    /// must be found again. Most tasks come off the heap while the lanes' fronts (timeouts tens
+    /// of seconds ahead) stay put, so comparing every lane's front on every step was wasted:
+    /// only a push to an empty lane or a pop from this lane can change it.
+    #[serde(skip)]
+    front_lane: std::cell::Cell<Option<Option<usize>>>,
 }
 
 impl TaskQueue {
@@ -198,6 +204,9 @@ impl TaskQueue {
                 let queue = &mut self.lanes[lane].1;
                 // The lane stays sorted only if no task in it is later than this one.
                 if queue.back().is_none_or(|last| last.time <= task.time) {
+                    if queue.is_empty() {
+                        self.front_lane.set(None);
+                    }
                     queue.push_back(task);
                     return;
                 }
@@ -206,8 +215,11 @@ impl TaskQueue {
         self.heap.push(task);
     }
 
-    /// The lane whose front comes before the heap's top, if any.
-    fn earliest_lane(&self) -> Option<usize> {
+    /// The lane with the earliest front, if any lane has a task.
+    fn front_lane(&self) -> Option<usize> {
+        if let Some(known) = self.front_lane.get() {
+            return known;
+        }
         let mut best: Option<(usize, &Scheduled)> = None;
         for (i, (_, queue)) in self.lanes.iter().enumerate() {
             if let Some(front) = queue.front() {
@@ -217,7 +229,15 @@ impl TaskQueue {
                 }
             }
         }
-        let (lane, front) = best?;
+        let lane = best.map(|(i, _)| i);
+        self.front_lane.set(Some(lane));
+        lane
+    }
+
+    /// The lane whose front comes before the heap's top, if any.
+    fn earliest_lane(&self) -> Option<usize> {
+        let lane = self.front_lane()?;
+        let front = self.lanes[lane].1.front()?;
         match self.heap.peek() {
             Some(top) if top > front => None,
             _ => Some(lane),
@@ -230,6 +250,7 @@ impl TaskQueue {
             Some(lane) => {
                 let queue = &mut self.lanes[lane].1;
                 queue.front().filter(|s| s.time <= until)?;
+                self.front_lane.set(None);
                 queue.pop_front()
             }
             None => {
