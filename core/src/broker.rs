@@ -1711,15 +1711,17 @@ impl Simulation {
         // partitions each leads here (at most one per broker, so a fixed table holds them), then
         // each request is built with its exact capacity.
         let wait = self.config.replica_fetch_wait_max_ms;
-        let mut idle = [(0 as BrokerId, 0usize); crate::sim::MAX_BROKERS as usize];
-        let mut idle_count = 0;
+        // Every leader seen, whether it is idle, and how many partitions it leads here; the map
+        // of fetchers is looked up once per leader rather than once per partition.
+        let mut leaders = [(0 as BrokerId, false, 0usize); crate::sim::MAX_BROKERS as usize];
+        let mut seen = 0;
         let broker = &self.brokers[i];
         for replica in broker.replicas.values() {
             let Some(leader) = replica.leader.filter(|&l| l != id) else {
                 continue;
             };
-            if let Some(entry) = idle[..idle_count].iter_mut().find(|(l, _)| *l == leader) {
-                entry.1 += 1;
+            if let Some(entry) = leaders[..seen].iter_mut().find(|(l, ..)| *l == leader) {
+                entry.2 += 1;
                 continue;
             }
             // A leader with a fetch out or backing off gets no request now.
@@ -1727,8 +1729,16 @@ impl Simulation {
                 .fetchers
                 .get(&leader)
                 .is_some_and(|f| f.in_flight.is_some() || f.backing_off);
-            if !busy && idle_count < idle.len() {
-                idle[idle_count] = (leader, 1);
+            if seen < leaders.len() {
+                leaders[seen] = (leader, !busy, 1);
+                seen += 1;
+            }
+        }
+        let mut idle = [(0 as BrokerId, 0usize); crate::sim::MAX_BROKERS as usize];
+        let mut idle_count = 0;
+        for &(leader, is_idle, count) in &leaders[..seen] {
+            if is_idle {
+                idle[idle_count] = (leader, count);
                 idle_count += 1;
             }
         }

@@ -115,6 +115,9 @@ impl<'de> Deserialize<'de> for RecordValue {
 /// retention would, so that a long session cannot exhaust memory (architecture invariant 8).
 pub const MAX_RETAINED_RECORDS: usize = 10_000;
 
+/// Room a log makes for records at its first append (see [`ReplicaLog::append_at`]).
+const FIRST_CAPACITY: usize = 1_024;
+
 /// One record as stored in a partition's log.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Record {
@@ -382,6 +385,12 @@ impl ReplicaLog {
             active.max_timestamp_ms = active.max_timestamp_ms.max(record.timestamp_ms);
         }
         self.log_end_offset = record.offset + 1;
+        // A log that takes records at all soon holds many: room for the first thousand is made
+        // at once, rather than by ten doublings that each copy every record so far.
+        if self.records.len() == self.records.capacity() && self.records.len() < FIRST_CAPACITY {
+            self.records
+                .reserve_exact(FIRST_CAPACITY - self.records.len());
+        }
         self.records.push_back(record);
         self.apply_retention();
     }

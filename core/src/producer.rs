@@ -689,7 +689,12 @@ impl Simulation {
                     last.records.push(record);
                 }
                 _ => queue.push_back(ProducerBatch {
-                    records: vec![record],
+                    records: {
+                        // Room for a few records: most batches here get more than one.
+                        let mut records = Vec::with_capacity(4);
+                        records.push(record);
+                        records
+                    },
                     bytes: u64::from(size),
                     created: now,
                     attempts: 0,
@@ -879,19 +884,21 @@ impl Simulation {
     fn producer_drain(&mut self, index: u32, node: BrokerId) -> Vec<(u32, ProducerBatch)> {
         let now = self.now;
         let p = &mut self.producers[index as usize];
-        let led: Vec<u32> = (0..p.partitions.len() as u32)
-            .filter(|&q| p.known_leader(q) == Some(node))
-            .collect();
-        let mut drained = Vec::new();
+        let mut led: Vec<u32> = Vec::with_capacity(p.partitions.len());
+        led.extend((0..p.partitions.len() as u32).filter(|&q| p.known_leader(q) == Some(node)));
         if led.is_empty() {
-            return drained;
+            return Vec::new();
         }
+        let mut drained = Vec::with_capacity(led.len());
         let start = p.drain_index.get(&node).copied().unwrap_or(0) % led.len();
         let guarantee_order = p.spec.config.max_in_flight_requests_per_connection == 1;
         let mut bytes = 0u64;
+        // Where this drain stopped, so that the next one for the node starts there (written once
+        // after the loop: the value is the same as writing it on every turn).
+        let mut stopped_at = start;
         for k in 0..led.len() {
             let at = (start + k) % led.len();
-            p.drain_index.insert(node, at);
+            stopped_at = at;
             let partition = led[at];
             let idempotent = p.idempotent();
             let epoch = p.producer_epoch;
@@ -938,6 +945,7 @@ impl Simulation {
             bytes += batch.bytes;
             drained.push((partition, batch));
         }
+        p.drain_index.insert(node, stopped_at);
         drained
     }
 
