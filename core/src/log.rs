@@ -4,9 +4,11 @@
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::borrow::Cow;
-use std::collections::VecDeque;
 use std::fmt;
 use std::sync::Arc;
+
+mod chunks;
+use chunks::RecordChunks;
 
 /// Spare record lists, reused for produce requests and fetch responses.
 ///
@@ -115,9 +117,6 @@ impl<'de> Deserialize<'de> for RecordValue {
 /// retention would, so that a long session cannot exhaust memory (architecture invariant 8).
 pub const MAX_RETAINED_RECORDS: usize = 10_000;
 
-/// Room a log makes for records at its first append (see [`ReplicaLog::append_at`]).
-const FIRST_CAPACITY: usize = 1_024;
-
 /// One record as stored in a partition's log.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Record {
@@ -207,7 +206,7 @@ pub struct EpochEntry {
 /// One replica's copy of a partition.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ReplicaLog {
-    records: VecDeque<Record>,
+    records: RecordChunks,
     log_start_offset: u64,
     log_end_offset: u64,
     high_watermark: u64,
@@ -296,11 +295,8 @@ impl ReplicaLog {
     /// The record at `offset`, if held.
     pub fn record_at(&self, offset: u64) -> Option<&Record> {
         // Compaction leaves gaps, so the position of an offset is found by binary search.
-        let index = self
-            .records
-            .binary_search_by_key(&offset, |r| r.offset)
-            .ok()?;
-        self.records.get(index)
+        let index = self.records.partition_point(|r| r.offset < offset);
+        self.records.get(index).filter(|r| r.offset == offset)
     }
 
     /// The segments, oldest first; the last is the active one.
@@ -385,12 +381,6 @@ impl ReplicaLog {
             active.max_timestamp_ms = active.max_timestamp_ms.max(record.timestamp_ms);
         }
         self.log_end_offset = record.offset + 1;
-        // A log that takes records at all soon holds many: room for the first thousand is made
-        // at once, rather than by ten doublings that each copy every record so far.
-        if self.records.len() == self.records.capacity() && self.records.len() < FIRST_CAPACITY {
-            self.records
-                .reserve_exact(FIRST_CAPACITY - self.records.len());
-        }
         self.records.push_back(record);
         self.apply_retention();
     }
@@ -599,25 +589,20 @@ impl ReplicaLog {
     /// The index of the first record at or after `from`: with compaction's gaps that may be a
     /// later one.
     fn position(&self, from: u64) -> usize {
-        // Fetches mostly ask for the log end (nothing new) or for an offset in a log without
-        // gaps, where the record sits at its distance from the first one; only a compacted log
-        // needs the binary search, which misses the cache on every step of a long log.
-        if self.records.back().is_none_or(|r| r.offset < from) {
+        // Every record held is below the log end offset, and fetches mostly ask for it.
+        if from >= self.log_end_offset {
             return self.records.len();
         }
-        let first = self.records.front().map_or(0, |r| r.offset);
-        let guess = from.saturating_sub(first) as usize;
-        if self.records.get(guess).is_some_and(|r| r.offset == from) {
-            return guess;
-        }
-        self.records.partition_point(|r| r.offset < from)
+        self.records.position_of(from)
     }
 
     /// Whether a read from `from` stopping before `upto` would return any record.
     pub fn has_records(&self, from: u64, upto: u64) -> bool {
-        self.records
-            .get(self.position(from))
-            .is_some_and(|r| r.offset < upto)
+        from < self.log_end_offset
+            && self
+                .records
+                .first_from(from)
+                .is_some_and(|r| r.offset < upto)
     }
 
     /// Up to `max_records` records from `from`, stopping before `upto`.
@@ -635,7 +620,7 @@ impl ReplicaLog {
             .position(upto)
             .max(start)
             .min(start.saturating_add(max_records));
-        out.extend(self.records.range(start..end).cloned());
+        self.records.clone_range_into(start, end, out);
     }
 
     /// Drops the oldest committed records beyond [`MAX_RETAINED_RECORDS`].

@@ -206,6 +206,16 @@ pub struct Producer {
     /// than per record (a cache: not part of the state, rebuilt on demand).
     #[serde(skip)]
     key_names: Vec<Option<Arc<str>>>,
+    /// No batch waiting in the accumulator was created before this time, so none can reach
+    /// `delivery.timeout.ms` before it has passed since then: the sender's expiry scan, which
+    /// runs at every readiness check, is skipped until then. A bound, not part of the state: the
+    /// zero it starts from (or is read back as) only makes the next check scan.
+    #[serde(skip)]
+    oldest_batch_floor: SimTime,
+    /// The partitions one drain walks (see [`Simulation::producer_drain`]), kept between drains
+    /// so that each does not allocate a list of its own. Empty between drains.
+    #[serde(skip)]
+    drain_scratch: Vec<u32>,
 }
 
 /// Kafka's `NodeLatencyStats`: the gap between the two times says how long a broker has had data
@@ -447,6 +457,8 @@ impl Simulation {
             next_value: 0,
             rate_carry: 0,
             key_names: Vec::new(),
+            oldest_batch_floor: SimTime::ZERO,
+            drain_scratch: Vec::new(),
         });
         self.producer_request_metadata(index);
         self.schedule_in_ms(0, Timer::ProducerTick { producer: index });
@@ -766,7 +778,10 @@ impl Simulation {
         let config = &p.spec.config;
         let mut next_wake: Option<SimTime> = None;
         let mut needs_metadata = p.metadata_stale;
-        let mut ready: Vec<BrokerId> = Vec::new();
+        // The brokers with a batch ready, at most one entry per broker (a fixed table: this runs
+        // at every tick and answer, and a list allocated each time was a tenth of its cost).
+        let mut ready = [0 as BrokerId; crate::sim::MAX_BROKERS as usize];
+        let mut ready_count = 0;
         let guarantee_order = config.max_in_flight_requests_per_connection == 1;
         for (partition, queue) in p.partitions.iter().enumerate() {
             let Some(first) = queue.batches.front() else {
@@ -784,7 +799,7 @@ impl Simulation {
                 needs_metadata = true;
                 continue;
             };
-            if ready.contains(&leader) {
+            if ready[..ready_count].contains(&leader) {
                 continue;
             }
             let (wait_until, backing_off) = if first.attempts > 0 {
@@ -794,13 +809,19 @@ impl Simulation {
             };
             let full = queue.batches.len() > 1 || first.bytes >= config.batch_size;
             if (full || now >= wait_until) && !backing_off {
-                ready.push(leader);
+                // Leaders are brokers of the cluster, so the table never overflows; a stale
+                // metadata entry naming more would only wait for the next check.
+                if ready_count < ready.len() {
+                    ready[ready_count] = leader;
+                    ready_count += 1;
+                }
             } else {
                 next_wake = Some(next_wake.map_or(wait_until, |w| w.min(wait_until)));
             }
         }
+        let ready = &mut ready[..ready_count];
         ready.sort_unstable();
-        for node in ready {
+        for &node in ready.iter() {
             let p = &mut self.producers[index as usize];
             let can_send =
                 p.requests_in_flight(node) < p.spec.config.max_in_flight_requests_per_connection;
@@ -838,6 +859,12 @@ impl Simulation {
     /// taken any for longer than the timeout. Otherwise its next switch is uniform.
     fn producer_update_load_stats(&mut self, index: u32) {
         let p = &mut self.producers[index as usize];
+        // Every record of a keyed workload is placed by its key unless keys are ignored, so the
+        // sticky partitioner, the statistics' only reader, never runs: building them (once per
+        // readiness check) would change nothing. Keys and this setting are fixed at creation.
+        if p.spec.keys > 0 && !p.spec.config.partitioner_ignore_keys {
+            return;
+        }
         let Producer {
             spec,
             metadata,
@@ -884,9 +911,11 @@ impl Simulation {
     fn producer_drain(&mut self, index: u32, node: BrokerId) -> Vec<(u32, ProducerBatch)> {
         let now = self.now;
         let p = &mut self.producers[index as usize];
-        let mut led: Vec<u32> = Vec::with_capacity(p.partitions.len());
+        let mut led = std::mem::take(&mut p.drain_scratch);
+        led.clear();
         led.extend((0..p.partitions.len() as u32).filter(|&q| p.known_leader(q) == Some(node)));
         if led.is_empty() {
+            p.drain_scratch = led;
             return Vec::new();
         }
         let mut drained = Vec::with_capacity(led.len());
@@ -946,6 +975,7 @@ impl Simulation {
             drained.push((partition, batch));
         }
         p.drain_index.insert(node, stopped_at);
+        p.drain_scratch = led;
         drained
     }
 
@@ -1029,12 +1059,13 @@ impl Simulation {
             .spec
             .config
             .delivery_timeout_ms;
+        let p = &mut self.producers[index as usize];
+        if now.ms_since(p.oldest_batch_floor) < timeout {
+            return;
+        }
         let mut expired = Vec::new();
-        for (partition, queue) in self.producers[index as usize]
-            .partitions
-            .iter_mut()
-            .enumerate()
-        {
+        let mut oldest = now;
+        for (partition, queue) in p.partitions.iter_mut().enumerate() {
             while queue
                 .batches
                 .front()
@@ -1044,7 +1075,13 @@ impl Simulation {
                     expired.push((partition as u32, batch));
                 }
             }
+            // Retries go back ahead of newer batches but not always in creation order, so the
+            // new bound looks at every batch left, not only the first of each queue.
+            for batch in &queue.batches {
+                oldest = oldest.min(batch.created);
+            }
         }
+        p.oldest_batch_floor = oldest;
         for (partition, batch) in expired {
             self.producer_give_up(index, partition, batch, KafkaError::RequestTimedOut);
         }
@@ -1209,6 +1246,7 @@ impl Simulation {
             batch.base_sequence = -1;
         }
         // Retries wait in sequence order ahead of new batches (`RecordAccumulator#reenqueue`).
+        p.oldest_batch_floor = p.oldest_batch_floor.min(batch.created);
         let queue = &mut p.partitions[partition as usize].batches;
         let at = if batch.base_sequence < 0 {
             0
