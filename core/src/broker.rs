@@ -473,11 +473,14 @@ impl Simulation {
     }
 
     /// A topic's retention and compaction settings as this broker's metadata has them.
-    pub(crate) fn broker_log_policy(&self, i: usize, topic: &str) -> crate::log::LogPolicy {
+    pub(crate) fn broker_log_policy(
+        &self,
+        i: usize,
+        topic: &std::sync::Arc<str>,
+    ) -> crate::log::LogPolicy {
         self.brokers[i]
             .image
-            .topics
-            .get(topic)
+            .topic(topic)
             .map(|t| t.config.log_policy())
             .unwrap_or_default()
     }
@@ -485,12 +488,11 @@ impl Simulation {
     /// A topic's `segment.bytes` as this broker's metadata has it: what
     /// [`Simulation::broker_log_policy`] says, without resolving every other setting (followers
     /// ask for it with every fetch response that carries records).
-    fn broker_segment_bytes(&self, i: usize, topic: &str) -> u64 {
+    fn broker_segment_bytes(&self, i: usize, topic: &std::sync::Arc<str>) -> u64 {
         let default = crate::log::LogPolicy::default().segment_bytes;
         self.brokers[i]
             .image
-            .topics
-            .get(topic)
+            .topic(topic)
             .map_or(default, |t| t.config.segment_bytes_or(default))
     }
 

@@ -272,8 +272,8 @@ impl Simulation {
 
     /// The effective `min.insync.replicas` of a topic: its own, else the broker default, capped
     /// at the replication factor as Kafka's `effectiveMinIsr` does.
-    pub fn effective_min_isr(&self, topic: &str) -> u32 {
-        let Some(t) = self.controller.image.topics.get(topic) else {
+    pub fn effective_min_isr(&self, topic: &std::sync::Arc<str>) -> u32 {
+        let Some(t) = self.controller.image.topic(topic) else {
             return self.config.min_insync_replicas;
         };
         let configured = t

@@ -182,10 +182,24 @@ impl ClientMetadata {
 impl MetadataImage {
     /// One partition's record.
     pub fn partition(&self, tp: &TopicPartition) -> Option<&PartitionState> {
-        self.topics
-            .get(&*tp.topic)?
-            .partitions
-            .get(tp.partition as usize)
+        self.topic(&tp.topic)?.partitions.get(tp.partition as usize)
+    }
+
+    /// A topic, by its shared name.
+    ///
+    /// Brokers look a partition's topic up several times per message (its min.insync.replicas,
+    /// its segment size). A name from a [`TopicPartition`] is usually this map's own string, so
+    /// the few keys are first compared by pointer; only a name from elsewhere, or a cluster with
+    /// many topics, pays for comparing text.
+    #[inline]
+    pub fn topic(&self, name: &Arc<str>) -> Option<&TopicMetadata> {
+        const POINTER_SCAN_TOPICS: usize = 8;
+        if self.topics.len() <= POINTER_SCAN_TOPICS {
+            if let Some((_, topic)) = self.topics.iter().find(|(k, _)| Arc::ptr_eq(k, name)) {
+                return Some(topic);
+            }
+        }
+        self.topics.get(&**name)
     }
 
     /// Every partition, in topic then partition order.
