@@ -1310,6 +1310,7 @@ impl Simulation {
         if let Some(follower) = replica_id {
             let rule = self.config.follower_truncation;
             let unfenced = self.config.unfenced_fetch;
+            let legacy_isr = self.config.hw_ignores_pending_isr;
             let now = self.now;
             let me = self.brokers[i].id;
             for fp in &partitions {
@@ -1338,7 +1339,20 @@ impl Simulation {
                 state.last_fetch = now;
                 state.last_fetch_leader_leo = leader_leo;
                 // Each partition's ISR and HW depend on its own followers only, so handling it
-                // before the next partition's position changes nothing.
+                // before the next partition's position changes nothing. Mostly the follower is
+                // in the ISR already and the high watermark stays: both are tested here, on the
+                // replica at hand, before the calls that would look it up again to find so.
+                let may_join = replica.pending_isr.is_none() && !replica.isr.contains(&follower);
+                if !may_join {
+                    let (_, hw) = if legacy_isr {
+                        replica.hw_over(&replica.isr, me)
+                    } else {
+                        replica.hw_over_maximal_isr(me)
+                    };
+                    if hw <= replica.log.high_watermark() {
+                        continue;
+                    }
+                }
                 self.leader_maybe_expand_isr(i, &fp.tp, follower);
                 self.leader_maybe_advance_hw(i, &fp.tp);
             }
@@ -1438,6 +1452,10 @@ impl Simulation {
     /// Where a fetch may read: the leader's log and the offset to read up to, or the error or
     /// divergence to answer instead. Split from [`Simulation::fetch_result`] so that a parked
     /// fetch can be tested for data without copying records.
+    ///
+    /// Inlined into its two callers: it runs for every partition of every fetch, often twice,
+    /// and returning its result through memory cost as much as the tests themselves.
+    #[inline(always)]
     fn fetch_position(
         &self,
         i: usize,
@@ -1597,11 +1615,14 @@ impl Simulation {
     /// Adds a follower to the ISR once it reached the HW and the start of the leader's epoch.
     fn leader_maybe_expand_isr(&mut self, i: usize, tp: &TopicPartition, follower: BrokerId) {
         let id = self.brokers[i].id;
-        let unfenced = self.brokers[i].image.is_unfenced(follower);
-        let Some(replica) = self.brokers[i].replicas.get_mut(tp) else {
+        let broker = &mut self.brokers[i];
+        let Some(replica) = broker.replicas.get_mut(tp) else {
             return;
         };
-        if replica.pending_isr.is_some() || replica.isr.contains(&follower) || !unfenced {
+        if replica.pending_isr.is_some()
+            || replica.isr.contains(&follower)
+            || !broker.image.is_unfenced(follower)
+        {
             return;
         }
         let Some(state) = replica.followers.get(&follower) else {
@@ -1704,17 +1725,27 @@ impl Simulation {
 
     /// Sends one fetch to each leader this broker follows, unless one is already out.
     pub(crate) fn follower_maybe_fetch(&mut self, i: usize) {
+        let (mut idle, idle_count) = self.follower_idle_leaders(i);
+        let idle = &mut idle[..idle_count];
+        // One request per idle leader, in leader order.
+        idle.sort_unstable_by_key(|(leader, _)| *leader);
+        for &(leader, count) in idle.iter() {
+            self.follower_send_fetch(i, leader, count);
+        }
+    }
+
+    /// The leaders this broker follows that have no fetch out and are not backing off, each
+    /// with how many partitions it leads here, in the order first met.
+    ///
+    /// One pass finds them: a broker follows at most one leader per other broker, so a fixed
+    /// table holds them, and the map of fetchers is looked up once per leader rather than once
+    /// per partition.
+    fn follower_idle_leaders(
+        &self,
+        i: usize,
+    ) -> ([(BrokerId, usize); crate::sim::MAX_BROKERS as usize], usize) {
         let id = self.brokers[i].id;
-        // Before KIP-101 fetches carried no epoch: the follower trusted its high watermark.
-        let legacy_hw = self.config.follower_truncation == FollowerTruncation::HighWatermark;
-        let unfenced = self.config.unfenced_fetch;
-        // One request per idle leader, in leader order. This runs after every fetch response,
-        // when usually one leader has become idle: one pass finds the idle leaders and how many
-        // partitions each leads here (at most one per broker, so a fixed table holds them), then
-        // each request is built with its exact capacity.
-        let wait = self.config.replica_fetch_wait_max_ms;
-        // Every leader seen, whether it is idle, and how many partitions it leads here; the map
-        // of fetchers is looked up once per leader rather than once per partition.
+        // Every leader seen, whether it is idle, and how many partitions it leads here.
         let mut leaders = [(0 as BrokerId, false, 0usize); crate::sim::MAX_BROKERS as usize];
         let mut seen = 0;
         let broker = &self.brokers[i];
@@ -1744,55 +1775,89 @@ impl Simulation {
                 idle_count += 1;
             }
         }
-        let idle = &mut idle[..idle_count];
-        idle.sort_unstable_by_key(|(leader, _)| *leader);
-        for &(leader, count) in idle.iter() {
-            let broker = &self.brokers[i];
-            let mut partitions = Vec::with_capacity(count);
-            for (tp, replica) in &broker.replicas {
-                if replica.leader != Some(leader) {
-                    continue;
-                }
-                partitions.push(FetchPartition {
-                    tp: tp.clone(),
-                    fetch_offset: replica.log.log_end_offset(),
-                    // Before KIP-320 the follower looked its divergence up once, when it began
-                    // to follow this leader, and then fetched by offset alone.
-                    last_fetched_epoch: if legacy_hw || (unfenced && replica.reconciled) {
-                        None
-                    } else {
-                        replica.log.latest_epoch()
-                    },
-                    current_leader_epoch: replica.leader_epoch,
-                });
-            }
-            let request_id = self.next_request_id;
-            self.next_request_id += 1;
-            self.brokers[i]
-                .fetchers
-                .entry(leader)
-                .or_default()
-                .in_flight = Some(request_id);
-            self.send(
-                NodeId::Broker(id),
-                NodeId::Broker(leader),
-                Payload::Fetch {
-                    request_id,
-                    replica: Some(id),
-                    partitions,
-                    max_wait_ms: wait,
-                },
-            );
-            let incarnation = self.brokers[i].incarnation;
-            self.schedule_in_ms(
-                self.config.replica_socket_timeout_ms,
-                Timer::BrokerFetchTimeout {
-                    broker: id,
-                    incarnation,
-                    request_id,
-                },
+        (idle, idle_count)
+    }
+
+    /// The next fetch from `leader`, whose answer just came in, as [`Simulation::follower_maybe_fetch`]
+    /// would send it.
+    ///
+    /// Every change that leaves a leader idle (an answer, the end of a backoff, new metadata, a
+    /// restart's first metadata) is followed by `follower_maybe_fetch` in the same step, so
+    /// between steps every leader this broker follows is busy, and after an answer `leader` is
+    /// the only idle one. Sending to it alone skips the pass over every replica that finds the
+    /// idle leaders, which ran after every fetch response. Debug builds (every test) check the
+    /// claim.
+    fn follower_fetch_again(&mut self, i: usize, leader: BrokerId) {
+        #[cfg(debug_assertions)]
+        {
+            let (idle, idle_count) = self.follower_idle_leaders(i);
+            debug_assert!(
+                idle[..idle_count].iter().all(|&(l, _)| l == leader),
+                "broker {} has idle leaders {:?} besides {leader}",
+                self.brokers[i].id,
+                &idle[..idle_count]
             );
         }
+        // Most fetches carry a few partitions; the list grows if there are more.
+        self.follower_send_fetch(i, leader, 4);
+    }
+
+    /// Sends a fetch to `leader` for every partition it leads here, if any, with room for
+    /// `capacity` of them.
+    fn follower_send_fetch(&mut self, i: usize, leader: BrokerId, capacity: usize) {
+        let id = self.brokers[i].id;
+        // Before KIP-101 fetches carried no epoch: the follower trusted its high watermark.
+        let legacy_hw = self.config.follower_truncation == FollowerTruncation::HighWatermark;
+        let unfenced = self.config.unfenced_fetch;
+        let wait = self.config.replica_fetch_wait_max_ms;
+        let broker = &self.brokers[i];
+        let mut partitions = Vec::with_capacity(capacity);
+        for (tp, replica) in &broker.replicas {
+            if replica.leader != Some(leader) || leader == id {
+                continue;
+            }
+            partitions.push(FetchPartition {
+                tp: tp.clone(),
+                fetch_offset: replica.log.log_end_offset(),
+                // Before KIP-320 the follower looked its divergence up once, when it began
+                // to follow this leader, and then fetched by offset alone.
+                last_fetched_epoch: if legacy_hw || (unfenced && replica.reconciled) {
+                    None
+                } else {
+                    replica.log.latest_epoch()
+                },
+                current_leader_epoch: replica.leader_epoch,
+            });
+        }
+        if partitions.is_empty() {
+            return;
+        }
+        let request_id = self.next_request_id;
+        self.next_request_id += 1;
+        self.brokers[i]
+            .fetchers
+            .entry(leader)
+            .or_default()
+            .in_flight = Some(request_id);
+        self.send(
+            NodeId::Broker(id),
+            NodeId::Broker(leader),
+            Payload::Fetch {
+                request_id,
+                replica: Some(id),
+                partitions,
+                max_wait_ms: wait,
+            },
+        );
+        let incarnation = self.brokers[i].incarnation;
+        self.schedule_in_ms(
+            self.config.replica_socket_timeout_ms,
+            Timer::BrokerFetchTimeout {
+                broker: id,
+                incarnation,
+                request_id,
+            },
+        );
     }
 
     fn follower_backoff(&mut self, i: usize, leader: BrokerId) {
@@ -1907,7 +1972,7 @@ impl Simulation {
                 .entry(leader)
                 .or_default()
                 .in_flight = None;
-            self.follower_maybe_fetch(i);
+            self.follower_fetch_again(i, leader);
         }
     }
 }
