@@ -14,6 +14,9 @@ use crate::{BrokerId, KafkaError};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, VecDeque};
 
+mod followers;
+pub use followers::FollowerStates;
+
 /// `replica.fetch.backoff.ms`: a follower's pause after a failed fetch.
 const REPLICA_FETCH_BACKOFF_MS: u64 = 1_000;
 /// Most records one follower fetch returns per partition (stands in for `replica.fetch.max.bytes`).
@@ -43,7 +46,7 @@ pub struct Replica {
     pub isr: Vec<BrokerId>,
     partition_epoch: u32,
     /// On the leader: what it knows of each follower.
-    pub followers: BTreeMap<BrokerId, FollowerState>,
+    pub followers: FollowerStates,
     /// On the leader: an ISR change sent to the controller and not yet applied.
     pending_isr: Option<Vec<BrokerId>>,
     /// When the pending ISR change was sent, so that a request lost on the way is sent again.
@@ -1329,7 +1332,7 @@ impl Simulation {
                     continue;
                 }
                 let leader_leo = replica.log.log_end_offset();
-                let state = replica.followers.entry(follower).or_default();
+                let state = replica.followers.get_or_insert_default(follower);
                 if fp.fetch_offset >= leader_leo {
                     state.last_caught_up = state.last_caught_up.max(now);
                 } else if fp.fetch_offset >= state.last_fetch_leader_leo {
@@ -1798,8 +1801,9 @@ impl Simulation {
                 &idle[..idle_count]
             );
         }
-        // Most fetches carry a few partitions; the list grows if there are more.
-        self.follower_send_fetch(i, leader, 4);
+        // Room for every replica here: more than the fetch needs, but never a regrowth.
+        let capacity = self.brokers[i].replicas.len();
+        self.follower_send_fetch(i, leader, capacity);
     }
 
     /// Sends a fetch to `leader` for every partition it leads here, if any, with room for
