@@ -59,6 +59,19 @@ pub struct Replica {
 }
 
 impl Replica {
+    /// The ISR size and the high watermark the leader `me` may move to, over the maximal ISR, or
+    /// over the committed ISR alone under the legacy rule `hw_ignores_pending_isr`.
+    fn hw_candidate(&self, me: BrokerId, hw_ignores_pending_isr: bool) -> (usize, u64) {
+        // Trace T6: counting only the committed ISR lets the HW pass a replica whose addition
+        // the controller is about to apply, and that replica may then be elected without the
+        // records.
+        if hw_ignores_pending_isr {
+            self.hw_over(&self.isr, me)
+        } else {
+            self.hw_over_maximal_isr(me)
+        }
+    }
+
     /// The size of the ISR plus any pending additions (KIP-497's "maximal ISR"), and the high
     /// watermark it allows the leader `me`.
     fn hw_over_maximal_isr(&self, me: BrokerId) -> (usize, u64) {
@@ -1257,14 +1270,7 @@ impl Simulation {
         if replica.leader != Some(id) {
             return;
         }
-        // Trace T6: counting only the committed ISR lets the HW pass a replica whose addition
-        // the controller is about to apply, and that replica may then be elected without the
-        // records.
-        let (isr_len, hw) = if legacy_isr {
-            replica.hw_over(&replica.isr, id)
-        } else {
-            replica.hw_over_maximal_isr(id)
-        };
+        let (isr_len, hw) = replica.hw_candidate(id, legacy_isr);
         // This runs after every append and follower fetch and mostly finds nothing to do, so the
         // topic's min.insync.replicas is looked up only once the high watermark would move.
         if hw <= replica.log.high_watermark() {
@@ -1346,15 +1352,10 @@ impl Simulation {
                 // in the ISR already and the high watermark stays: both are tested here, on the
                 // replica at hand, before the calls that would look it up again to find so.
                 let may_join = replica.pending_isr.is_none() && !replica.isr.contains(&follower);
-                if !may_join {
-                    let (_, hw) = if legacy_isr {
-                        replica.hw_over(&replica.isr, me)
-                    } else {
-                        replica.hw_over_maximal_isr(me)
-                    };
-                    if hw <= replica.log.high_watermark() {
-                        continue;
-                    }
+                if !may_join
+                    && replica.hw_candidate(me, legacy_isr).1 <= replica.log.high_watermark()
+                {
+                    continue;
                 }
                 self.leader_maybe_expand_isr(i, &fp.tp, follower);
                 self.leader_maybe_advance_hw(i, &fp.tp);
