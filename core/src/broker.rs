@@ -1732,50 +1732,44 @@ impl Simulation {
         let (mut idle, idle_count) = self.follower_idle_leaders(i);
         let idle = &mut idle[..idle_count];
         // One request per idle leader, in leader order.
-        idle.sort_unstable_by_key(|(leader, _)| *leader);
-        for &(leader, count) in idle.iter() {
-            self.follower_send_fetch(i, leader, count);
+        idle.sort_unstable();
+        for &leader in idle.iter() {
+            self.follower_send_fetch(i, leader);
         }
     }
 
-    /// The leaders this broker follows that have no fetch out and are not backing off, each
-    /// with how many partitions it leads here, in the order first met.
+    /// The leaders this broker follows that have no fetch out and are not backing off, in the
+    /// order first met.
     ///
-    /// One pass finds them: a broker follows at most one leader per other broker, so a fixed
-    /// table holds them, and the map of fetchers is looked up once per leader rather than once
+    /// One pass finds them: a broker follows at most one leader per other broker, so fixed
+    /// tables hold them, and the map of fetchers is looked up once per leader rather than once
     /// per partition.
     fn follower_idle_leaders(
         &self,
         i: usize,
-    ) -> ([(BrokerId, usize); crate::sim::MAX_BROKERS as usize], usize) {
+    ) -> ([BrokerId; crate::sim::MAX_BROKERS as usize], usize) {
         let id = self.brokers[i].id;
-        // Every leader seen, whether it is idle, and how many partitions it leads here.
-        let mut leaders = [(0 as BrokerId, false, 0usize); crate::sim::MAX_BROKERS as usize];
-        let mut seen = 0;
         let broker = &self.brokers[i];
+        let mut seen = [0 as BrokerId; crate::sim::MAX_BROKERS as usize];
+        let mut seen_count = 0;
+        let mut idle = [0 as BrokerId; crate::sim::MAX_BROKERS as usize];
+        let mut idle_count = 0;
         for replica in broker.replicas.values() {
             let Some(leader) = replica.leader.filter(|&l| l != id) else {
                 continue;
             };
-            if let Some(entry) = leaders[..seen].iter_mut().find(|(l, ..)| *l == leader) {
-                entry.2 += 1;
+            if seen[..seen_count].contains(&leader) || seen_count == seen.len() {
                 continue;
             }
+            seen[seen_count] = leader;
+            seen_count += 1;
             // A leader with a fetch out or backing off gets no request now.
             let busy = broker
                 .fetchers
                 .get(&leader)
                 .is_some_and(|f| f.in_flight.is_some() || f.backing_off);
-            if seen < leaders.len() {
-                leaders[seen] = (leader, !busy, 1);
-                seen += 1;
-            }
-        }
-        let mut idle = [(0 as BrokerId, 0usize); crate::sim::MAX_BROKERS as usize];
-        let mut idle_count = 0;
-        for &(leader, is_idle, count) in &leaders[..seen] {
-            if is_idle {
-                idle[idle_count] = (leader, count);
+            if !busy {
+                idle[idle_count] = leader;
                 idle_count += 1;
             }
         }
@@ -1796,29 +1790,30 @@ impl Simulation {
         {
             let (idle, idle_count) = self.follower_idle_leaders(i);
             debug_assert!(
-                idle[..idle_count].iter().all(|&(l, _)| l == leader),
+                idle[..idle_count].iter().all(|&l| l == leader),
                 "broker {} has idle leaders {:?} besides {leader}",
                 self.brokers[i].id,
                 &idle[..idle_count]
             );
         }
-        // Room for every replica here: more than the fetch needs, but never a regrowth.
-        let capacity = self.brokers[i].replicas.len();
-        self.follower_send_fetch(i, leader, capacity);
+        self.follower_send_fetch(i, leader);
     }
 
-    /// Sends a fetch to `leader` for every partition it leads here, if any, with room for
-    /// `capacity` of them.
-    fn follower_send_fetch(&mut self, i: usize, leader: BrokerId, capacity: usize) {
+    /// Sends a fetch to `leader` for every partition it leads here, if any.
+    fn follower_send_fetch(&mut self, i: usize, leader: BrokerId) {
         let id = self.brokers[i].id;
+        if leader == id {
+            return;
+        }
         // Before KIP-101 fetches carried no epoch: the follower trusted its high watermark.
         let legacy_hw = self.config.follower_truncation == FollowerTruncation::HighWatermark;
         let unfenced = self.config.unfenced_fetch;
         let wait = self.config.replica_fetch_wait_max_ms;
         let broker = &self.brokers[i];
-        let mut partitions = Vec::with_capacity(capacity);
+        // Room for every replica here: more than a fetch needs, but never a regrowth.
+        let mut partitions = Vec::with_capacity(broker.replicas.len());
         for (tp, replica) in &broker.replicas {
-            if replica.leader != Some(leader) || leader == id {
+            if replica.leader != Some(leader) {
                 continue;
             }
             partitions.push(FetchPartition {

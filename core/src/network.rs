@@ -535,7 +535,7 @@ fn link_key(from: NodeId, to: NodeId) -> u128 {
 /// The hasher of [`Network::in_order`]'s map, whose keys are [`link_key`]s.
 ///
 /// Every message looks its link up. In a `BTreeMap` that cost a dozen 128-bit comparisons, about
-/// 3 % of the simulation under load; one multiplication mixes a key's two halves well enough for
+/// 2 % of the simulation's instructions under load; one multiplication mixes a key's two halves well enough for
 /// the few hundred links a cluster has. The map is only ever looked up, never iterated, so its
 /// order cannot leak into the simulation.
 #[derive(Default)]
